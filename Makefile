@@ -1,0 +1,46 @@
+# The two README commands are `make demo` and `make test`; each builds the environment first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# On a machine without a local CPU torch wheel, point pip at PyTorch's CPU wheel index:
+#   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_PIP_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+
+.PHONY: install demo test test-quick lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/nearmiss taxonomy check taxonomies/gp-near-miss/v1.yaml
+	$(BIN)/nearmiss ingest data/sample/exports/* --output demo-output/records.jsonl \
+		--quarantine demo-output/quarantine.jsonl
+	@echo "Records: demo-output/records.jsonl   Quarantine: demo-output/quarantine.jsonl"
+
+test: install
+	$(BIN)/pytest
+
+test-quick: install
+	$(BIN)/pytest -m 'not e2e and not slow' -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/deid.py
+	$(BIN)/python benchmarks/ingest_memory.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""nearmiss flows package."""

@@ -1,0 +1,69 @@
+"""Settings read from the environment (prefix ``NEARMISS_``), through a cached :func:`get_settings`.
+
+Nothing happens at import time. Precedence is: CLI option or flow parameter > environment >
+defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PROJECT_ROOT", "Settings", "get_settings"]
+
+#: The checkout the package is installed from (editable install); ``taxonomies/`` and ``models/``
+#: are found relative to it unless settings say otherwise.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_TAXONOMY = "gp-near-miss/v1.yaml"
+
+
+class Settings(BaseSettings):
+    """Run-time settings, each overridable by an environment variable ``NEARMISS_<NAME>``.
+
+    Attributes
+    ----------
+    project_root : Path
+        Where ``taxonomies/``, ``models/`` and ``data/`` are looked up.
+    taxonomy : Path or None
+        The taxonomy file; defaults to the shipped GP taxonomy.
+    cache_dir : Path
+        The embedding cache (holds vectors of redacted text only).
+    data_dir : Path
+        Per-user data directory (the default SQLite store lives here).
+    db : str or None
+        SQLAlchemy URL of the review store.
+    model : Path or None
+        The model bundle to use before the promoted or starter bundle.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEARMISS_", extra="ignore")
+
+    project_root: Path = PROJECT_ROOT
+    taxonomy: Path | None = None
+    cache_dir: Path = Path(user_cache_dir("nearmiss"))
+    data_dir: Path = Path(user_data_dir("nearmiss"))
+    db: str | None = None
+    model: Path | None = None
+
+    @property
+    def taxonomy_path(self) -> Path:
+        """The taxonomy file in force: the configured one or the shipped GP taxonomy."""
+        if self.taxonomy is not None:
+            return self.taxonomy
+        return self.project_root / "taxonomies" / DEFAULT_TAXONOMY
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once.
+
+    Returns
+    -------
+    Settings
+        The cached settings object.
+    """
+    return Settings()
