@@ -106,3 +106,46 @@ def test_check_codes(tiny_taxonomy_file: Path) -> None:
         taxonomy.check_codes({"cause": ["luck"]}, where="f")
     with pytest.raises(InputError, match="single-label but has 2 codes"):
         taxonomy.check_codes({"outcome": ["near_miss", "incident"]}, where="f")
+
+
+def test_shipped_gp_taxonomy_meets_the_contract(project_root: Path) -> None:
+    taxonomy = load_taxonomy(project_root / "taxonomies" / "gp-near-miss" / "v1.yaml")
+    assert (taxonomy.name, taxonomy.version, taxonomy.warnings) == ("gp-near-miss", 1, ())
+    assert taxonomy.scheme_ids == (
+        "outcome",
+        "process",
+        "contributory",
+        "recovery",
+        "recovery_agent",
+    )
+    assert taxonomy.scheme("outcome").leaf_ids == (
+        "near_miss",
+        "no_harm_incident",
+        "harm_incident",
+        "not_safety_event",
+    )
+    assert not taxonomy.scheme("outcome").multi_label
+    assert len(taxonomy.scheme("process").leaf_ids) >= 10
+    contributory = taxonomy.scheme("contributory")
+    assert len(contributory.leaf_ids) >= 15
+    groups = {c.id for c in contributory.codes} - set(contributory.leaf_ids)
+    assert groups >= {
+        "person",
+        "task",
+        "tools_technology",
+        "organisation",
+        "internal_environment",
+        "external_environment",
+        "patient",
+    }
+    recovery = taxonomy.scheme("recovery")
+    assert len(recovery.leaf_ids) >= 8
+    assert {"defence_overridden", "no_recovery_described"} <= set(recovery.leaf_ids)
+    agent = taxonomy.scheme("recovery_agent")
+    assert agent.leaf_ids == ("human", "designed")
+    assert agent.code("human").label == "Relied on someone"
+    assert agent.code("designed").label == "Designed defence"
+    for scheme in taxonomy.schemes:
+        for code in scheme.leaf_codes:
+            assert len(code.definition.split()) >= 12, (scheme.id, code.id)
+            assert code.examples, (scheme.id, code.id)
