@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 demo: install
 	$(BIN)/nearmiss taxonomy check taxonomies/gp-near-miss/v1.yaml
-	$(BIN)/nearmiss ingest data/sample/exports/* --output demo-output/records.jsonl \
+	$(BIN)/nearmiss ingest data/sample/exports --output demo-output/records.jsonl \
 		--quarantine demo-output/quarantine.jsonl
 	@echo "Records: demo-output/records.jsonl   Quarantine: demo-output/quarantine.jsonl"
 

@@ -105,3 +105,59 @@ def taxonomy_show(
     from pipeline.taxonomy import format_taxonomy, load_taxonomy
 
     typer.echo(format_taxonomy(load_taxonomy(file), scheme=scheme))
+
+
+@app.command("ingest")
+@reports_errors
+def ingest(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Export files (CSV, XLSX, JSONL, DOCX, PDF, TXT) or folders."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Records JSONL to write.")],
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Quarantine JSONL (default: <output stem>.quarantine.jsonl beside it)."),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            "-c",
+            help="Map a column: TARGET=COLUMN, e.g. 'text=Incident description'. Targets: "
+            "text, action_taken, why, went_well, learning, changes, id, practice, event_date. "
+            "Repeatable.",
+        ),
+    ] = None,
+    keep_raw: Annotated[
+        bool, typer.Option("--keep-raw", help="Write quarantined rows unredacted (personal data!).")
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="Force the encoding of CSV and text files (e.g. cp1252).")
+    ] = None,
+    on_id_conflict: Annotated[
+        str,
+        typer.Option(
+            help="A known id with different text: 'quarantine' the row or 'derive' a new id."
+        ),
+    ] = "quarantine",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON line.")
+    ] = False,
+) -> None:
+    """Read exports into de-identified records; quarantine bad rows with a reason."""
+    from pipeline.ingest import IdConflict, ingest_files, parse_column_options
+
+    summary = ingest_files(
+        files,
+        output,
+        quarantine,
+        columns=parse_column_options(column or []),
+        encoding=encoding,
+        keep_raw=keep_raw,
+        on_id_conflict=IdConflict.parse(on_id_conflict),
+    )
+    if as_json:
+        emit_json(summary.to_dict())
+    else:
+        typer.echo(summary.format())
