@@ -22,7 +22,6 @@ demo: install
 	$(BIN)/nearmiss taxonomy check taxonomies/gp-near-miss/v1.yaml
 	$(BIN)/nearmiss ingest data/sample/exports --output demo-output/records.jsonl \
 		--quarantine demo-output/quarantine.jsonl
-	@echo "Records: demo-output/records.jsonl   Quarantine: demo-output/quarantine.jsonl"
 
 # The whole suite, PostgreSQL store tests included: starts a throwaway server on 127.0.0.1 (Debian's
 # package, installed when root and missing) unless NEARMISS_TEST_PG_URL is already set.

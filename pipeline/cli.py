@@ -161,3 +161,126 @@ def ingest(
         emit_json(summary.to_dict())
     else:
         typer.echo(summary.format())
+
+
+review_app = typer.Typer(help="Record review decisions in the store.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store URL (sqlite:///PATH, a file path or postgresql://...); "
+        "default NEARMISS_DB, else a SQLite file in the user data directory.",
+    ),
+]
+
+
+@review_app.command("import")
+@reports_errors
+def review_import(
+    file: Annotated[Path, typer.Argument(help="Labelled JSONL (records with 'codes').")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="Who decided these codes.")],
+    db: DbOption = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", help="Taxonomy file (default: the shipped one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Record codes already decided by people as review decisions, matched by record id."""
+    from pipeline.config import get_settings
+    from pipeline.review_import import import_labelled_file
+
+    report = import_labelled_file(
+        file, db_url=db, taxonomy_path=taxonomy or get_settings().taxonomy_path, reviewer=reviewer
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(report.format())
+
+
+@app.command("status")
+@reports_errors
+def status(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Show narrative counts by status and practice, and the promoted bundle."""
+    from pipeline.store import db_url, describe_url, promoted_bundle, session_scope, status_summary
+
+    url = db_url(db)
+    with session_scope(url) as session:
+        summary = status_summary(session).as_dict()
+        bundle = promoted_bundle(session)
+        summary["promoted_bundle"] = bundle.name if bundle else None
+    summary["store"] = describe_url(url)
+    if as_json:
+        emit_json(summary)
+        return
+    typer.echo(f"Store: {summary['store']}")
+    typer.echo(
+        f"Promoted bundle: {summary['promoted_bundle'] or 'none (the starter bundle is used)'}"
+    )
+    by_status = ", ".join(f"{count} {name}" for name, count in summary["by_status"].items())
+    typer.echo(f"Narratives: {summary['total']} ({by_status})")
+    for practice, counts in summary["by_practice"].items():
+        row = ", ".join(f"{count} {name}" for name, count in counts.items())
+        typer.echo(f"  {practice or '(no practice)'}: {row}")
+
+
+@app.command("purge")
+@reports_errors
+def purge(
+    before: Annotated[
+        str, typer.Option("--before", help="Delete narratives dated before this day (YYYY-MM-DD).")
+    ],
+    practice: Annotated[
+        str | None, typer.Option("--practice", help="Only this practice's narratives.")
+    ] = None,
+    db: DbOption = None,
+    actor: Annotated[
+        str, typer.Option("--actor", help="Who asked for the purge (kept in the audit record).")
+    ] = "cli",
+    keep_cache: Annotated[
+        bool,
+        typer.Option("--keep-cache", help="Keep the embedding cache (default: clear it)."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Delete narratives before a date with everything derived from them (retention rules)."""
+    import datetime as dt
+
+    from pipeline.errors import InputError
+    from pipeline.store import db_url, purge_narratives, session_scope
+
+    try:
+        cutoff = dt.date.fromisoformat(before)
+    except ValueError:
+        raise InputError(f"--before {before!r} is not a date; use YYYY-MM-DD") from None
+    with session_scope(db_url(db), write=True) as session:
+        report = purge_narratives(session, cutoff, actor=actor, practice=practice)
+    result: dict[str, Any] = {
+        "narratives": report.narratives,
+        "suggestion_sets": report.suggestion_sets,
+        "suggestions": report.suggestions,
+        "decisions": report.decisions,
+        "cache_cleared": False,
+    }
+    if not keep_cache and report.narratives:
+        from pipeline.config import get_settings
+        from pipeline.embed_cache import EmbeddingCache
+
+        # Cache keys are hashes of text, windows and sentences per model: clearing the whole cache
+        # is the one way to be sure no vector of a purged narrative survives.
+        EmbeddingCache(get_settings().cache_dir).clear()
+        result["cache_cleared"] = True
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(
+        f"Purged {report.narratives} narratives before {cutoff}"
+        f"{' for ' + practice if practice else ''}: {report.suggestion_sets} suggestion sets, "
+        f"{report.suggestions} suggestions, {report.decisions} decisions"
+        f"{'; embedding cache cleared' if result['cache_cleared'] else ''}."
+    )

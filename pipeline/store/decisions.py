@@ -150,6 +150,32 @@ class ImportReport:
     rejected: tuple[str, ...]
     batch_id: str
 
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready summary (unknown ids and rejections listed in full)."""
+        return {
+            "narratives": self.narratives,
+            "decisions": self.decisions,
+            "unchanged": self.unchanged,
+            "unknown_ids": list(self.unknown_ids),
+            "rejected": list(self.rejected),
+            "batch_id": self.batch_id,
+        }
+
+    def format(self) -> str:
+        """Return a short human-readable summary."""
+        lines = [
+            f"Imported {self.decisions} decisions for {self.narratives} narratives "
+            f"({self.unchanged} schemes already had these codes; batch {self.batch_id})."
+        ]
+        if self.unknown_ids:
+            shown = ", ".join(self.unknown_ids[:10])
+            more = f" and {len(self.unknown_ids) - 10} more" if len(self.unknown_ids) > 10 else ""
+            lines.append(
+                f"{len(self.unknown_ids)} ids not in the store (not imported): {shown}{more}"
+            )
+        lines += [f"Rejected: {message}" for message in self.rejected]
+        return "\n".join(lines)
+
 
 def import_labels(
     session: Session, records: Iterable[LabelledRecord], taxonomy: Taxonomy, *, actor: str

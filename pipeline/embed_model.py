@@ -1,0 +1,214 @@
+"""The model side of embedding: a small encoder protocol and its sentence-transformers adapter.
+
+This is the only nearmiss module that touches torch or sentence-transformers, and it imports
+them lazily inside :func:`load_encoder`, so that a run whose vectors are all cached never pays
+for them. Models load from local files only: nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeline.errors import EmbedderError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["SentenceTransformerEncoder", "TextEncoder", "load_encoder"]
+
+logger = logging.getLogger(__name__)
+
+
+class TextEncoder(Protocol):
+    """What :class:`~pipeline.embed.Embedder` needs from a model (tests supply a fake)."""
+
+    @property
+    def dim(self) -> int:
+        """Length of the vectors."""
+        ...
+
+    @property
+    def max_seq_length(self) -> int:
+        """Most tokens the model reads, special tokens included; the rest is truncated."""
+        ...
+
+    @property
+    def special_tokens(self) -> int:
+        """Special tokens the tokenizer adds to a single text (``[CLS]`` and ``[SEP]``: 2)."""
+        ...
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Return the character span of each token of each text, without special tokens."""
+        ...
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int, normalize_embeddings: bool
+    ) -> NDArray[np.float32]:
+        """Embed texts that each fit in ``max_seq_length`` tokens: an ``(n, dim)`` array."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """:class:`TextEncoder` over a loaded ``SentenceTransformer`` with a fast tokenizer.
+
+    Parameters
+    ----------
+    model : SentenceTransformer
+        The loaded model.
+    """
+
+    def __init__(self, model: SentenceTransformer) -> None:
+        self.model = model
+
+    @property
+    def dim(self) -> int:
+        """Length of the vectors."""
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise EmbedderError(
+                "The embedding model does not state its output dimension; use a "
+                "sentence-transformers model folder with a Pooling module"
+            )
+        return int(dim)
+
+    @property
+    def max_seq_length(self) -> int:
+        """Most tokens the model reads, special tokens included."""
+        return int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
+
+    @property
+    def special_tokens(self) -> int:
+        """Special tokens the tokenizer adds to a single text."""
+        return int(self.model.tokenizer.num_special_tokens_to_add(pair=False))
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Return the character span of each token of each text, without special tokens.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Texts of any length (nothing is truncated here).
+
+        Returns
+        -------
+        list of list of (int, int)
+            ``(start, end)`` character offsets per token, per text.
+
+        Raises
+        ------
+        EmbedderError
+            If the model has a slow (pure Python) tokenizer, which gives no offsets.
+        """
+        tokenizer = self.model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            raise EmbedderError(
+                "The embedding model's tokenizer gives no character offsets, which long texts "
+                "need to be split into windows; use a model folder with a tokenizer.json"
+            )
+        encoded = tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,  # long texts are expected here: they are windowed afterwards
+        )
+        return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int, normalize_embeddings: bool
+    ) -> NDArray[np.float32]:
+        """Embed texts with ``SentenceTransformer.encode``.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Texts that fit in ``max_seq_length`` tokens.
+        batch_size : int
+            Texts per forward pass.
+        normalize_embeddings : bool
+            Whether to return unit vectors.
+
+        Returns
+        -------
+        ndarray of shape (n, dim)
+            float32 vectors.
+        """
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=normalize_embeddings,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=2)
+def load_encoder(path: Path, device: str | None = None) -> SentenceTransformerEncoder:
+    """Load a sentence-transformers model from a local folder, once per process.
+
+    Imports torch and sentence-transformers (several seconds) on the first call only. The hub
+    is switched off (``HF_HUB_OFFLINE``, ``local_files_only``): nothing is downloaded, and
+    remote code is never trusted.
+
+    Parameters
+    ----------
+    path : Path
+        A local model directory (see :func:`~pipeline.embed_spec.resolve_model_path`).
+    device : str or None, default=None
+        Torch device (``"cpu"``, ``"cuda"``); ``None`` lets sentence-transformers choose.
+
+    Returns
+    -------
+    SentenceTransformerEncoder
+        The loaded model.
+
+    Raises
+    ------
+    EmbedderError
+        If sentence-transformers is missing or the folder does not hold a loadable model.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    started = time.perf_counter()
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise EmbedderError(
+            f"Embedding needs sentence-transformers, which cannot be imported ({exc}); "
+            "reinstall nearmiss with its dependencies (make install)"
+        ) from exc
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        model = SentenceTransformer(
+            str(path), device=device, local_files_only=True, trust_remote_code=False
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise EmbedderError(
+            f"Could not load the embedding model at {path} ({exc}); set "
+            "NEARMISS_EMBEDDING_MODEL to a sentence-transformers model folder"
+        ) from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+    model.eval()
+    logger.info(
+        "Loaded embedding model %s on %s in %.2f s",
+        path,
+        model.device,
+        time.perf_counter() - started,
+    )
+    return SentenceTransformerEncoder(model)
