@@ -6,10 +6,12 @@ BIN := $(VENV)/bin
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 TORCH_PIP_ARGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
+# The default embedding model, distilled from the packaged MiniLM (about a minute, offline).
+STATIC_EMBEDDER := models/embedders/minilm-static-256
 
-.PHONY: install demo test test-quick lint format bench clean postgres postgres-stop
+.PHONY: install models demo test test-quick lint format bench clean postgres postgres-stop
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed models
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +19,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) -c constraints.txt -e '.[dev]'
 	touch $@
+
+# Built once: skipped while its metadata.json exists (delete the folder to rebuild).
+models: $(STATIC_EMBEDDER)/metadata.json
+
+$(STATIC_EMBEDDER)/metadata.json: | $(VENV)/.installed
+	$(BIN)/python -m training.distill --out $(STATIC_EMBEDDER)
 
 demo: install
 	$(BIN)/nearmiss taxonomy check taxonomies/gp-near-miss/v1.yaml

@@ -38,7 +38,7 @@ from sklearn.metrics import f1_score
 from sklearn.multiclass import OneVsRestClassifier
 
 from pipeline.embed import Embedder, EmbedderSpec, EmbeddingCache
-from pipeline.embed_spec import DEFAULT_EMBEDDING_MODEL
+from pipeline.embed_spec import MINILM_EMBEDDING_MODEL
 from training.distill import DEFAULT_STATIC_EMBEDDER, build_static_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def main() -> int:
     rows = load(args.data)
     texts = [r["text"] for r in rows]
     test = np.array([is_test(r["id"]) for r in rows])
-    spec = EmbedderSpec.from_model(DEFAULT_EMBEDDING_MODEL)
+    spec = EmbedderSpec.from_model(MINILM_EMBEDDING_MODEL)
     minilm = SentenceTransformer(str(spec.path), local_files_only=True, device="cpu")
     static = SentenceTransformer(str(args.static), local_files_only=True, device="cpu")
     lengths = np.array([len(ids) for ids in minilm.tokenizer(texts, verbose=False)["input_ids"]])

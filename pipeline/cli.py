@@ -7,11 +7,12 @@ and exit code 1, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -63,8 +64,12 @@ def main(
 ) -> None:
     """Suggest contributory-factor and recovery codes for GP near-miss narratives."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    # The handler filters too: libraries that set their own loggers' levels (Prefect does) must
+    # not print below the level asked for.
+    handler.setLevel(level)
     logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
 
@@ -105,6 +110,130 @@ def taxonomy_show(
     from pipeline.taxonomy import format_taxonomy, load_taxonomy
 
     typer.echo(format_taxonomy(load_taxonomy(file), scheme=scheme))
+
+
+@app.command("train")
+@reports_errors
+def train(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Labelled JSONL (records with 'codes').")
+    ] = None,
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option("--taxonomy", help="Taxonomy YAML the labels use (default: the shipped one)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Bundle directory to create.")] = None,
+    starter: Annotated[
+        bool,
+        typer.Option("--starter", help="Rebuild the starter bundle from the shipped sample."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --out if it already holds files.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the cross-validation folds.")] = 0,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Bundle name (default: the --out folder's name).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Train a bundle: a calibrated head for every scheme that has labels."""
+    import time
+
+    from pipeline.bundle import read_metadata
+    from pipeline.config import get_settings
+    from pipeline.errors import InputError
+    from training.summary import format_training, training_summary
+
+    started = time.perf_counter()
+    if starter:
+        if data or out or taxonomy:
+            raise InputError(
+                "--starter builds from the shipped sample; drop --data/--out/--taxonomy"
+            )
+        from pipeline.starter import build_starter_bundle
+
+        bundle_dir = build_starter_bundle()
+    else:
+        if data is None or out is None:
+            raise InputError("give --data LABELLED.jsonl and --out DIR (or --starter)")
+        from training.bundle import train_bundle
+
+        taxonomy_path = taxonomy or get_settings().taxonomy_path
+        bundle_dir = train_bundle(data, taxonomy_path, out, seed=seed, force=force, name=name)
+    summary = training_summary(bundle_dir, read_metadata(bundle_dir), time.perf_counter() - started)
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(format_training(summary))
+
+
+@app.command("evaluate")
+@reports_errors
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Bundle directory to evaluate.")],
+    data: Annotated[Path, typer.Option("--data", help="Labelled JSONL (records with 'codes').")],
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(
+            "--taxonomy", help="Taxonomy in force (default NEARMISS_TAXONOMY, else the bundle's)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Score a bundle on labelled data: per-code precision, recall, F1 and calibration."""
+    from pipeline.config import get_settings
+    from training.evaluate_bundle import evaluate_bundle
+
+    result = evaluate_bundle(model, data, taxonomy_path=taxonomy or get_settings().taxonomy)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        typer.echo(result.format())
+
+
+@app.command("suggest")
+@reports_errors
+def suggest(
+    input_path: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Records JSONL, or an export ingest reads (CSV, XLSX, JSONL, DOCX, PDF, TXT) "
+            "or a folder of them.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Suggestions JSONL to write.")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Bundle directory (default: NEARMISS_MODEL, the promoted bundle, the starter).",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Store whose promoted bundle to use (default NEARMISS_DB; none: no store).",
+        ),
+    ] = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Where an export's rejected rows go (default: beside --output)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON line.")
+    ] = False,
+) -> None:
+    """Suggest codes, scores and evidence sentences for every narrative, one line per record."""
+    from pipeline.suggest_file import suggest_file
+
+    summary = suggest_file(input_path, output, model=model, db_url=db, quarantine=quarantine)
+    if as_json:
+        emit_json(summary.to_dict())
+    else:
+        typer.echo(summary.format())
 
 
 @app.command("ingest")
@@ -284,3 +413,147 @@ def purge(
         f"{report.suggestions} suggestions, {report.decisions} decisions"
         f"{'; embedding cache cleared' if result['cache_cleared'] else ''}."
     )
+
+
+def _quiet_prefect() -> None:
+    """Set Prefect's defaults for a command-line run, before Prefect is imported.
+
+    Without ``PREFECT_API_URL`` a flow runs against a temporary local server: no analytics, no
+    task-run recorder, and Prefect's console output limited to what ``-v`` asks for, so stderr
+    holds our progress bar and one-line errors. Values already in the environment win.
+    """
+    import os
+
+    level = logging.getLogger().getEffectiveLevel()
+    console = "CRITICAL" if level > logging.INFO else logging.getLevelName(level)
+    defaults = {
+        # A fresh PREFECT_HOME migrates a new database first: give a slow machine time.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": console,
+    }
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def _prefect_start_up() -> Iterator[None]:
+    """Report a temporary Prefect server that does not start as a one-line error."""
+    try:
+        yield
+    except RuntimeError as error:
+        if "ephemeral Prefect API server" not in str(error):
+            raise
+        raise NearMissError(
+            "Prefect's temporary local server did not start in time; run `prefect server start` "
+            "and set PREFECT_API_URL, or raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+        ) from None
+
+
+@app.command("batch")
+@reports_errors
+def batch(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Export files (CSV, XLSX, JSONL, DOCX, PDF, TXT) or folders."),
+    ],
+    db: DbOption = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Bundle directory (default: NEARMISS_MODEL, the promoted bundle, the starter).",
+        ),
+    ] = None,
+    quarantine: Annotated[
+        Path | None,
+        typer.Option(help="Quarantine JSONL (default: quarantine.jsonl in the batch work folder)."),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option("--column", "-c", help="Map a column: TARGET=COLUMN, as in ingest."),
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", help="Narratives per chunk (default 2000).")
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Code chunks on this Dask scheduler (tcp://HOST:8786); the store must be "
+            "PostgreSQL and the embedding cache shared.",
+        ),
+    ] = None,
+    dask_workers: Annotated[
+        int | None,
+        typer.Option("--dask-workers", help="Code chunks on a local Dask cluster of N processes."),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(help="Retries of a file read or store write that fails (after 2, 10, 30 s)."),
+    ] = 3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON line.")
+    ] = False,
+    suggester: Annotated[
+        str | None,
+        typer.Option(
+            "--suggester-factory",
+            hidden=True,
+            help="module:function that builds the suggester (default pipeline.suggest).",
+        ),
+    ] = None,
+) -> None:
+    """Ingest exports into the store and code them, as pending suggestions for review."""
+    from pipeline.batch import (
+        DEFAULT_CHUNK_SIZE,
+        DEFAULT_SUGGESTER_FACTORY,
+        NullProgress,
+        ProgressBar,
+        distributed_notice,
+        reporting,
+        warm_up,
+    )
+    from pipeline.errors import InputError
+    from pipeline.ingest import find_inputs, parse_column_options
+    from pipeline.store import db_url
+
+    find_inputs(files)  # fail on a missing path before Prefect starts
+    columns = parse_column_options(column or [])
+    url = db_url(db)
+    if dask_address is not None and dask_workers is not None:
+        raise InputError("give --dask-address or --dask-workers, not both")
+    if retries < 0:
+        raise InputError(f"--retries {retries} is negative; use 0 to fail at the first error")
+    if dask_workers is not None and dask_workers < 1:
+        raise InputError(f"--dask-workers {dask_workers} is not positive")
+    if chunk_size is not None and chunk_size < 1:
+        raise InputError(f"--chunk-size {chunk_size} is not positive; use a few thousand")
+    if dask_address is not None or dask_workers is not None:
+        typer.echo(distributed_notice(url, dask_address), err=True)
+    factory = suggester or DEFAULT_SUGGESTER_FACTORY
+    warm_up(factory, model, url)  # load the redactor and suggester: no bundle, no Prefect start-up
+    _quiet_prefect()
+    from pydantic import SecretStr
+
+    from flows.batch import code_batch
+
+    reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()
+    with reporting(reporter), _prefect_start_up():
+        summary = code_batch(
+            paths=files,
+            db=SecretStr(url),
+            model=model,
+            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
+            quarantine=quarantine,
+            columns=columns,
+            dask_address=dask_address,
+            dask_workers=dask_workers,
+            retries=retries,
+            suggester_factory=factory,
+        )
+    if as_json:
+        emit_json(summary.to_dict())
+    else:
+        typer.echo(summary.format())

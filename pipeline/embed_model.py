@@ -2,12 +2,17 @@
 
 This is the only nearmiss module that touches torch or sentence-transformers, and it imports
 them lazily inside :func:`load_encoder`, so that a run whose vectors are all cached never pays
-for them. Models load from local files only: nothing is ever downloaded.
+for them. Models load from local files only: nothing is ever downloaded. Both kinds of model
+the embedder uses are supported: a transformer such as MiniLM, whose tokenizer is a
+``transformers`` fast tokenizer and which truncates at ``max_seq_length`` tokens, and a static
+model (a ``StaticEmbedding`` module), whose tokenizer is a plain ``tokenizers.Tokenizer`` and which
+reads texts of any length.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -37,13 +42,13 @@ class TextEncoder(Protocol):
         ...
 
     @property
-    def max_seq_length(self) -> int:
-        """Most tokens the model reads, special tokens included; the rest is truncated."""
+    def max_seq_length(self) -> int | None:
+        """Most tokens the model reads, special tokens included (``None``: no limit)."""
         ...
 
     @property
     def special_tokens(self) -> int:
-        """Special tokens the tokenizer adds to a single text (``[CLS]`` and ``[SEP]``: 2)."""
+        """Special tokens the model adds to a single text (``[CLS]`` and ``[SEP]``: 2)."""
         ...
 
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
@@ -59,6 +64,10 @@ class TextEncoder(Protocol):
 
 class SentenceTransformerEncoder:
     """:class:`TextEncoder` over a loaded ``SentenceTransformer`` with a fast tokenizer.
+
+    The tokenizer is either a ``transformers`` fast tokenizer (a transformer model) or a plain
+    ``tokenizers.Tokenizer``, which a ``StaticEmbedding`` module holds and calls without
+    special tokens.
 
     Parameters
     ----------
@@ -81,14 +90,24 @@ class SentenceTransformerEncoder:
         return int(dim)
 
     @property
-    def max_seq_length(self) -> int:
-        """Most tokens the model reads, special tokens included."""
-        return int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
+    def max_seq_length(self) -> int | None:
+        """Most tokens the model reads, special tokens included; ``None`` for a static model."""
+        limit = self.model.max_seq_length
+        if limit is None:
+            limit = getattr(self.model.tokenizer, "model_max_length", None)
+        if limit is None or (isinstance(limit, float) and math.isinf(limit)):
+            # StaticEmbedding states math.inf: it averages every token its tokenizer gives.
+            truncation = getattr(self.model.tokenizer, "truncation", None)
+            return int(truncation["max_length"]) if truncation else None
+        return int(limit)
 
     @property
     def special_tokens(self) -> int:
-        """Special tokens the tokenizer adds to a single text."""
-        return int(self.model.tokenizer.num_special_tokens_to_add(pair=False))
+        """Special tokens the model adds to a single text (none for a static model)."""
+        tokenizer = self.model.tokenizer
+        if _is_plain_tokenizer(tokenizer):
+            return 0  # StaticEmbedding tokenizes with add_special_tokens=False
+        return int(tokenizer.num_special_tokens_to_add(pair=False))
 
     def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Return the character span of each token of each text, without special tokens.
@@ -109,6 +128,9 @@ class SentenceTransformerEncoder:
             If the model has a slow (pure Python) tokenizer, which gives no offsets.
         """
         tokenizer = self.model.tokenizer
+        if _is_plain_tokenizer(tokenizer):
+            encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            return [[(int(a), int(b)) for a, b in encoding.offsets] for encoding in encodings]
         if not getattr(tokenizer, "is_fast", False):
             raise EmbedderError(
                 "The embedding model's tokenizer gives no character offsets, which long texts "
@@ -151,6 +173,13 @@ class SentenceTransformerEncoder:
             convert_to_numpy=True,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def _is_plain_tokenizer(tokenizer: object) -> bool:
+    """Whether a model's tokenizer is a bare ``tokenizers.Tokenizer`` (a static model's)."""
+    from tokenizers import Tokenizer
+
+    return isinstance(tokenizer, Tokenizer)
 
 
 @lru_cache(maxsize=2)

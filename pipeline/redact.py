@@ -47,6 +47,7 @@ from spacy.tokens import Doc
 from pipeline.redact_lexicon import load_lexicon
 from pipeline.redact_names import find_names
 from pipeline.redact_patterns import LABELS, Identifier, find_structured
+from pipeline.text import doc_text, map_docs, prime_tokenizer
 
 __all__ = [
     "Identifier",
@@ -152,16 +153,20 @@ class NearmissRedactor:
 
     def __call__(self, doc: Doc) -> Doc:
         """Find the identifiers of ``doc`` and store them on it."""
-        text = doc.text
+        text = doc_text(doc)
         candidates = list(find_structured(text))
         candidates.extend(find_names(doc, self.lexicon, text))
         doc._.set(EXTENSION, resolve_overlaps(candidates))
         return doc
 
 
+def _identifiers(doc: Doc) -> list[Identifier]:
+    return list(doc._.get(EXTENSION) or [])
+
+
 def _redacted(doc: Doc) -> str:
     identifiers = doc._.get(EXTENSION)
-    return apply_redactions(doc.text, identifiers or [])
+    return apply_redactions(doc_text(doc), identifiers or [])
 
 
 @Language.factory("nearmiss_redactor")
@@ -199,11 +204,7 @@ def find_identifiers(texts: Sequence[str], batch_size: int = 64) -> list[list[Id
     >>> find_identifiers(["Seen by Dr Patel, INR 4.2"])
     [[Identifier(start=11, end=16, label='NAME')]]
     """
-    from pipeline.text import load_nlp
-
-    nlp = load_nlp()
-    docs = nlp.pipe(_clean(texts), batch_size=batch_size)
-    return [list(doc._.get(EXTENSION) or []) for doc in docs]
+    return _find(_clean(texts), batch_size)[1]
 
 
 def redact_texts(texts: Sequence[str], batch_size: int = 64) -> list[str]:
@@ -227,15 +228,14 @@ def redact_texts(texts: Sequence[str], batch_size: int = 64) -> list[str]:
     >>> redact_texts(["Mrs Jones (NHS 943 476 5919) rang 07700 900123 re amlodipine 5mg"])
     ['Mrs [NAME] (NHS [NHS_NUMBER]) rang [PHONE] re amlodipine 5mg']
     """
-    from pipeline.text import load_nlp
-
-    nlp = load_nlp()
-    cleaned = _clean(texts)
-    docs = nlp.pipe(cleaned, batch_size=batch_size)
-    # The input strings are the docs' texts: apply the spans to them rather than rebuild doc.text.
-    out = [
-        apply_redactions(text, doc._.get(EXTENSION) or [])
-        for text, doc in zip(cleaned, docs, strict=True)
-    ]
+    out = _find(_clean(texts), batch_size)[0]
     logger.debug("redacted %d texts", len(out))
     return out
+
+
+def _find(texts: list[str], batch_size: int) -> tuple[list[str], list[list[Identifier]]]:
+    """Return the redacted texts and their identifiers; prime the tokenizer with the former."""
+    found = map_docs(texts, _identifiers, batch_size=batch_size)
+    redacted = [apply_redactions(text, spans) for text, spans in zip(texts, found, strict=True)]
+    prime_tokenizer(redacted)
+    return redacted, found

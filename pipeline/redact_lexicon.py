@@ -104,6 +104,9 @@ BY_VERBS = _set(
 )
 #: Weak cues before initials: a known abbreviation after one is not initials ("pt AF").
 INITIALS_WEAK = _set("by pt patient re from cc gp to with")
+#: Verbs that are no name even capitalised after a role ("Daughter Rang", "Locum Queried"); past
+#: tenses of common words count too (see ``TokenView.verb``).
+VERBS = NAME_STOP_AFTER | BY_VERBS | INITIALS_VERB_AFTER | INITIALS_ACTION_AFTER
 #: Role and service abbreviations that are never initials, even after a strong cue.
 CORE_ABBREVIATIONS = _set(
     "gp gps dn hv ot anp acp hca pa np rn spr sho fy fy1 fy2 ooh nhs ed ae cqc icb pcn mdt utc"

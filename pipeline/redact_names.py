@@ -96,6 +96,8 @@ class _Finder(TokenView):
         w, low = self.words[i], self.lows[i]
         kind, comma = self.prev_cue(i)
         if is_titleish(w):
+            if self.verb(low):  # "Pharmacist Queried the dose", "Daughter Rang back"
+                return False
             kin = kind == "kin" and self.plausible(low) and not low.endswith(lx.LOWER_WORD_ENDINGS)
             if not (self.unknown(i) or kin) or self.institution(i):
                 return False

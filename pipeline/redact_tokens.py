@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-from spacy.attrs import IDX, LENGTH, SENT_START
+from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 from spacy.tokens import Doc
 
 from pipeline import redact_lexicon as lx
 from pipeline.redact_lexicon import Lexicon
 from pipeline.redact_patterns import Identifier
+from pipeline.text import is_block_tag, markup_tokens
 
 __all__ = ["TokenView", "is_lowerish", "is_titleish"]
 
@@ -44,6 +45,31 @@ def is_lowerish(w: str) -> bool:
     return len(w) > 2 and w.islower() and w.isalpha()
 
 
+def _without_markup(
+    rows: list[list[int]], words: list[str], markup: tuple[int, ...]
+) -> tuple[list[list[int]], list[str]]:
+    """Drop inline tags, character references and spaces; a line-ending tag reads as a line break.
+
+    The rules then see "Mr <i>Joe</i>&nbsp;Smith" as "Mr Joe Smith" (a name span covers any tag
+    inside it), and "Smith<br>Plan" as two lines. A sentence start on a dropped token moves to
+    the next token kept.
+    """
+    tags = frozenset(markup)
+    kept_rows: list[list[int]] = []
+    kept_words: list[str] = []
+    starts = False
+    for k, (row, word) in enumerate(zip(rows, words, strict=True)):
+        if k in tags and is_block_tag(word):
+            word = "\n"
+        elif k in tags or (word.isspace() and "\n" not in word):
+            starts = starts or row[2] == 1
+            continue
+        kept_rows.append([row[0], row[1], 1 if starts else row[2]])
+        kept_words.append(word)
+        starts = False
+    return kept_rows, kept_words
+
+
 class TokenView:
     """A doc's tokens as lists, the spans found so far, and context tests on them.
 
@@ -67,11 +93,16 @@ class TokenView:
     """
 
     def __init__(self, doc: Doc, lex: Lexicon, text: str) -> None:
-        rows = doc.to_array([IDX, LENGTH, SENT_START]).tolist() if len(doc) else []
+        array = doc.to_array([IDX, LENGTH, SENT_START, IS_SPACE]) if len(doc) else None
+        rows = array[:, :3].tolist() if array is not None else []
+        words = [text[r[0] : r[0] + r[1]] for r in rows]
+        markup = markup_tokens(doc)
+        if markup or (array is not None and array[:, 3].any()):
+            rows, words = _without_markup(rows, words, markup)
         self.lex, self.n = lex, len(rows)
         self.starts = [r[0] for r in rows]
         self.ends = [r[0] + r[1] for r in rows]
-        self.words = [text[r[0] : r[0] + r[1]] for r in rows]
+        self.words = words
         if any(chr(c) in text for c in _INVISIBLE):
             self.words = [w.translate(_INVISIBLE) or "\u200b" for w in self.words]
         self.lows = [w.lower() for w in self.words]
@@ -118,6 +149,26 @@ class TokenView:
             or low in lex.eponyms
             or low.endswith(lx.DRUG_ENDINGS)
             or self.typo(low)
+        )
+
+    def verb(self, low: str) -> bool:
+        """Tell whether ``low`` reads as a verb: a cue verb or a common word's past tense.
+
+        "queried" (query), "booked", "noted", "stopped", "rebooked" (booked) are verbs; "reed"
+        and "harding" are not.
+        """
+        if low in lx.VERBS:
+            return True
+        if len(low) < 5 or not low.endswith("ed"):
+            return False
+        common = self.lex.common
+        stems = [low[:-1], low[:-2]]
+        if low.endswith("ied"):
+            stems.append(low[:-3] + "y")
+        elif low[-3] == low[-4]:
+            stems.append(low[:-3])
+        return any(len(s) > 2 and s in common for s in stems) or (
+            low.startswith("re") and low[2:] in common
         )
 
     def unknown(self, i: int) -> bool:

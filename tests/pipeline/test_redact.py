@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from pipeline import text as text_module
 from pipeline.redact import (
     Identifier,
     NearmissRedactor,
@@ -17,7 +19,7 @@ from pipeline.redact import (
     resolve_overlaps,
 )
 from pipeline.redact_lexicon import load_lexicon
-from pipeline.text import load_nlp
+from pipeline.text import load_nlp, split_sentences
 
 EVAL = Path(__file__).resolve().parents[2] / "data" / "deid" / "eval.jsonl"
 
@@ -220,3 +222,181 @@ def test_gazetteer_has_names_and_keeps_ambiguous_ones_apart() -> None:
     assert {"will", "grace", "june"} <= lex.ambiguous
     assert "addison" not in lex.first_names  # an eponym, not a name here
     assert "advised" in lex.common and "sarah" not in lex.common
+
+
+# Regression tests, each written to fail before its fix.
+
+
+def _unique_texts(n: int, start: int = 0) -> list[str]:
+    """Narratives whose words are new to the vocabulary (as real names and numbers are)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(letters[int(d)] for d in str(k)) for k in range(start, start + n)]
+    return [
+        f"Mrs Zu{w}ski rang re Wq{w}y, ref Zz{k}q 0{k:010d} {k}kq"
+        for k, w in enumerate(words, start)
+    ]
+
+
+def test_redaction_does_not_grow_the_vocabulary(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every new word used to stay in the shared StringStore and vocab (~0.4 KiB per text).
+    nlp = load_nlp()
+    redact_texts(_unique_texts(10))  # warm: lazily created state is not a leak
+    monkeypatch.setattr(text_module, "PRIME_TEXTS", text_module._primed[0])  # priming spent
+    strings, lexemes = len(nlp.vocab.strings), sum(1 for _ in nlp.vocab)
+    out = redact_texts(_unique_texts(500, start=1000), batch_size=16)
+    find_identifiers(_unique_texts(200, start=5000))
+    split_sentences(_unique_texts(200, start=9000))
+    assert out[0] == "Mrs [NAME] rang re Wqbaaay, ref [HOSPITAL_NUMBER] [PHONE] 1000kq"
+    assert len(nlp.vocab.strings) == strings
+    assert sum(1 for _ in nlp.vocab) == lexemes  # len(vocab) counts freed lexemes too
+
+
+def test_priming_keeps_words_of_redacted_text_only_and_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nlp = load_nlp()
+    monkeypatch.setattr(text_module, "_primed", [0])
+    monkeypatch.setattr(text_module, "PRIME_TEXTS", 3)
+    assert redact_texts(["Mrs Zuqqxy rang re Wqzzyq"]) == ["Mrs [NAME] rang re Wqzzyq"]
+    assert "Wqzzyq" in nlp.vocab.strings  # kept, from the redacted text
+    assert "Zuqqxy" not in nlp.vocab.strings  # the name is never kept
+    redact_texts(_unique_texts(50, start=30_000))  # primes two more, then stops
+    strings = len(nlp.vocab.strings)
+    redact_texts(_unique_texts(50, start=40_000))
+    assert len(nlp.vocab.strings) == strings
+
+
+def test_redaction_is_safe_from_threads_and_inside_a_memory_zone() -> None:
+    # spaCy memory zones cannot nest and change shared state: threads must not interleave them.
+    texts = _unique_texts(300, start=20_000)
+    expected = redact_texts(texts)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(redact_texts, [texts[k::4] for k in range(4)]))
+    assert [results[k % 4][k // 4] for k in range(300)] == expected
+    with load_nlp().memory_zone():
+        assert redact_texts(["Mrs Jones rang"]) == ["Mrs [NAME] rang"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "<b>Urgent:</b> fax about <i>Mr Joe Smith</i> filed",
+            "<b>Urgent:</b> fax about <i>Mr [NAME]</i> filed",
+        ),
+        ("Mr<b> Joe Smith</b> rang", "Mr<b> [NAME]</b> rang"),
+        ("<i>Mrs</i> Jones rang", "<i>Mrs</i> [NAME] rang"),
+        ("Mrs <i>Jones</i> rang", "Mrs <i>[NAME]</i> rang"),
+        ("<p>Seen by Dr <b>Patel</b></p>", "<p>Seen by Dr <b>[NAME]</b></p>"),
+        ("&lt;Mr Joe Smith&gt; rang", "&lt;Mr [NAME]&gt; rang"),
+        ("Mr&nbsp;Joe&nbsp;Smith rang", "Mr&nbsp;[NAME] rang"),
+        ("Mrs O&#39;Neill rang", "Mrs [NAME] rang"),
+        ("Mr Joe Smith<br/>rang", "Mr [NAME]<br/>rang"),
+        (
+            "<P>Sarah on reception</P><P>Plan: rebook</P>",
+            "<P>[NAME] on reception</P><P>Plan: rebook</P>",
+        ),
+        (
+            '<a href="mailto:j.smith@nhs.net">Dr Patel</a>',
+            '<a href="mailto:[EMAIL]">Dr [NAME]</a>',
+        ),
+        ("tel 07700&nbsp;900123, DOB&nbsp;12/03/1956", "tel [PHONE], DOB&nbsp;[DATE]"),
+        ("Re: <Mrs Jones> rang", "Re: <Mrs [NAME]> rang"),
+    ],
+)
+def test_names_next_to_markup_are_fully_redacted(text: str, expected: str) -> None:
+    assert one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<b>INR 4.2</b> <i>warfarin</i> held<br>A&amp;E advised &amp; NHS 111",
+        '<div class="note"><span style="color:red">BP 140/90</span></div>',
+        "eGFR <30, K+ >6, A&E, U&Es; <!-- comment --> &nbsp;",
+    ],
+)
+def test_markup_is_kept_as_literal_text(text: str) -> None:
+    assert one(text) == text
+
+
+def test_markup_tags_split_sentences_but_stay_in_the_text() -> None:
+    assert split_sentences(["<p>Mrs [NAME] rang</p><p>INR 4.2</p>"]) == [
+        ["<p>Mrs [NAME] rang</p>", "<p>INR 4.2</p>"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pharmacist queried the strength",
+        "Pharmacist Queried the strength",
+        "pharmacist Queried the strength",
+        "Locum Queried it with the GP",
+        "Daughter Rang back",
+        "Receptionist Rebooked the appt",
+        "Pharmacist Clarified the dose",
+    ],
+)
+def test_verbs_after_a_role_are_not_names(text: str) -> None:
+    assert one(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NFA, postcode ZZ99 3VZ",
+        "postcode zz993vz",
+        "ZZ99 3WZ",
+        "ZZ99 3CZ",
+        "M1 1AE",
+        "B33 8TH",
+        "CR2 6XH",
+        "DN55 1PT",
+        "W1A 0AX",
+        "EC1A 1BB",
+        "SW1A 1AA",
+        "GIR 0AA",
+        "STHL 1ZZ",
+    ],
+)
+def test_valid_format_and_pseudo_postcodes_are_redacted(text: str) -> None:
+    assert "[POSTCODE]" in one(text)
+    assert not any(ch.isdigit() for ch in one(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sarah on reception", "[NAME] on reception"),
+        ("Dr Patel", "Dr [NAME]"),
+        ("Mrs O'Neill", "Mrs [NAME]"),
+        ("Mr Smith-Jones", "Mr [NAME]"),
+        ("Dr. A. Khan", "Dr. [NAME]"),
+        ("nurse Kate", "nurse [NAME]"),
+        ("spoke to Ahmed", "spoke to [NAME]"),
+        ("pt's daughter Jenny", "pt's daughter [NAME]"),
+        ("mrs jones", "mrs [NAME]"),
+        ("NHS 999-123-4567", "NHS [NHS_NUMBER]"),
+        ("DOB: 3.4.51", "DOB: [DATE]"),
+        ("07700 900 123", "[PHONE]"),
+        ("+44 7700 900123", "[PHONE]"),
+        ("email joe.smith@example.co.uk", "email [EMAIL]"),
+        ("Flat 2, 14 Acacia Road, Leeds LS6 2AB", "[ADDRESS] [POSTCODE]"),
+        ("Hosp no RXH1234567", "Hosp no [HOSPITAL_NUMBER]"),
+        ("MRN 12345678", "MRN [HOSPITAL_NUMBER]"),
+        ("EMIS no 123456", "EMIS no [HOSPITAL_NUMBER]"),
+    ],
+)
+def test_brief_checklist_identifiers(text: str, expected: str) -> None:
+    assert one(text) == expected
+
+
+def test_brief_checklist_clinical_content_survives() -> None:
+    kept = (
+        "INR 4.2; BP 140/90; 1/52; 3/7; 2WW; e-RS; amlodipine 5mg od; Warfarin; Parkinson's;"
+        " at 10:30; in March; Bell's palsy; Addison's; Down syndrome; NHS 111; A&E; EMIS;"
+        " SystmOne; Docman; HbA1c 48; eGFR 45; the GP; HCA; reception"
+    )
+    assert one(kept) == kept
+    assert [one(part.strip()) for part in kept.split(";")] == [p.strip() for p in kept.split(";")]

@@ -1,0 +1,170 @@
+"""Batch benchmark: ``nearmiss batch`` end to end against a bare encode, a re-run, and memory.
+
+Prints, from one run:
+
+* end-to-end ``nearmiss batch`` on ``--rows`` narratives (default 5,000; a Datix-style CSV with an
+  identifier in every row), in a fresh process with an empty store, an empty embedding cache and
+  no Prefect server (the temporary local one, as a user runs it): wall time and narratives/s;
+* a bare ``SentenceTransformer.encode`` of the same (redacted) texts with the bundle's embedding
+  model (loaded before the clock starts), and the overhead of everything else over it
+  (goal: at most 10%); and the same against all-MiniLM-L6-v2, DESIGN.md's bar (batch coding at
+  least as fast as a bare MiniLM encode);
+* an unchanged re-run of the same command (goal: at most 10% of the first run);
+* peak RSS of the batch process at ``--rows`` and at ``--large`` narratives (default 50,000; goal:
+  flat); ``--large 0`` skips it (at about 40 narratives/s it takes a while).
+
+Whatever ``pipeline.suggest.load_suggester`` returns codes the narratives (``NEARMISS_MODEL`` or
+``--model`` choose another bundle). ``--suggester-factory tests.flows.fakes:load_fake`` checks the
+harness without a model (the encode comparison is then meaningless and says so).
+
+    .venv/bin/python benchmarks/batch.py [--rows 5000] [--large 50000] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ingest_memory import write_export
+
+ROOT = Path(__file__).resolve().parents[1]
+NEARMISS = Path(sys.executable).parent / "nearmiss"
+
+
+def run_batch(
+    export: Path, folder: Path, env: dict[str, str], extra: list[str]
+) -> tuple[float, float, dict[str, object]]:
+    """Run ``nearmiss batch --json`` in a fresh process; return wall seconds, peak MiB, summary."""
+    command = [str(NEARMISS), "batch", str(export), "--db", str(folder / "store.sqlite3")]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--json", *extra], env=env, stdout=subprocess.PIPE, cwd=ROOT, text=True
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"nearmiss batch failed with exit code {process.returncode}")
+    # Linux: the largest of the process and its waited-for descendants (the Prefect server is
+    # one of them, and far smaller than the batch process).
+    return seconds, usage.ru_maxrss / 1024, json.loads(output.strip().splitlines()[-1])
+
+
+def bare_encode(records: Path, model: str) -> dict[str, float]:
+    """Time SentenceTransformer.encode of the records' texts in a fresh process.
+
+    ``model`` is ``"bundle"`` for the embedding model of the bundle the batch used, or a model
+    name as ``NEARMISS_EMBEDDING_MODEL`` takes (e.g. ``all-MiniLM-L6-v2``).
+    """
+    code = f"""
+import json, time
+from pathlib import Path
+from sentence_transformers import SentenceTransformer
+if {model!r} == "bundle":
+    from pipeline.suggest import load_suggester
+    path = load_suggester(None, None).embedder.spec.path
+else:
+    from pipeline.embed_folder import resolve_model_path
+    path = resolve_model_path({model!r})
+texts = [json.loads(line)["text"] for line in Path({str(records)!r}).open(encoding="utf-8")]
+model = SentenceTransformer(str(path), device="cpu")
+model.encode(texts[:64], batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+started = time.perf_counter()
+model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+seconds = time.perf_counter() - started
+print(json.dumps({{"texts": len(texts), "seconds": seconds, "model": Path(path).name}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def redacted_records(export: Path, folder: Path, env: dict[str, str]) -> Path:
+    """Ingest the export alone, for the texts the batch embeds."""
+    records = folder / "records.jsonl"
+    subprocess.run(
+        [str(NEARMISS), "ingest", str(export), "--output", str(records), "--json"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000)
+    parser.add_argument("--large", type=int, default=50_000, help="0 skips the memory run")
+    parser.add_argument("--model", type=Path, help="bundle directory (default: as nearmiss)")
+    parser.add_argument("--suggester-factory", help="module:function (default: pipeline.suggest)")
+    args = parser.parse_args()
+    extra = [*(["--model", str(args.model)] if args.model else [])]
+    if args.suggester_factory:
+        extra += ["--suggester-factory", args.suggester_factory]
+    with tempfile.TemporaryDirectory(prefix="nearmiss-bench-") as tmp:
+        root = Path(tmp)
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(root / "prefect"),
+            "NEARMISS_DATA_DIR": str(root / "data"),
+            "NEARMISS_CACHE_DIR": str(root / "cache"),
+        }
+        env.pop("PREFECT_API_URL", None)  # the temporary local server, as a user runs it
+        peaks: dict[int, float] = {}
+        for rows in dict.fromkeys(r for r in (args.rows, args.large) if r):
+            folder = root / f"run-{rows}"
+            folder.mkdir()
+            export = folder / "export.csv"
+            write_export(export, rows)
+            env["NEARMISS_CACHE_DIR"] = str(folder / "cache")
+            print(f"{rows} narratives: first run ...", file=sys.stderr, flush=True)
+            first, peaks[rows], summary = run_batch(export, folder, env, extra)
+            coded = int(summary["coded"])  # type: ignore[call-overload]
+            print(
+                f"{rows:>6} narratives: nearmiss batch {first:7.1f} s "
+                f"({coded / first:5.1f} narratives/s; model {summary['model']}; "
+                f"{summary['chunks']} chunks; in the flow: ingest {summary['ingest_seconds']} s, "
+                f"coding {summary['code_seconds']} s), peak RSS {peaks[rows]:7.1f} MiB"
+            )
+            if rows != args.rows:
+                continue
+            rerun, _, again = run_batch(export, folder, env, extra)
+            print(
+                f"{'':>6}  unchanged re-run {rerun:7.1f} s = {100 * rerun / first:5.1f}% of the "
+                f"first (goal <= 10%); coded {again['coded']}, already coded "
+                f"{again['already_coded']}"
+            )
+            if args.suggester_factory:
+                print(f"{'':>6}  bare encode skipped: {args.suggester_factory} embeds nothing")
+                continue
+            records = redacted_records(export, folder, env)
+            for reference in ("bundle", "all-MiniLM-L6-v2"):
+                bare = bare_encode(records, reference)
+                overhead = 100 * (first - bare["seconds"]) / bare["seconds"]
+                print(
+                    f"{'':>6}  bare SentenceTransformer.encode ({bare['model']}) of the same "
+                    f"{bare['texts']:.0f} texts {bare['seconds']:7.1f} s "
+                    f"({bare['texts'] / bare['seconds']:6.1f}/s): batch overhead {overhead:+.1f}%"
+                    + (" (goal <= +10%)" if reference == "bundle" else " (goal: <= 0%)")
+                )
+        if len(peaks) == 2:
+            small, large = peaks[args.rows], peaks[args.large]
+            print(
+                f"peak RSS {args.rows} -> {args.large} narratives: {small:.1f} -> {large:.1f} MiB "
+                f"({large - small:+.1f} MiB; goal: flat)"
+            )
+
+
+if __name__ == "__main__":
+    main()

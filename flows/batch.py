@@ -1,0 +1,281 @@
+"""``code_batch``: ingest exports, store them as pending narratives and code them, chunk by chunk.
+
+A thin Prefect shell over :mod:`pipeline.batch`. Tasks pass paths, byte ranges and store ids, never
+narrative text, and return counts, so nothing personal reaches Prefect's logs or result storage
+(results are not persisted at all). Idempotency and resumption live in the store, not in Prefect's
+cache: a re-run stores nothing twice and codes only what is not coded yet.
+
+Chunks are stored one after another in the flow's own process (one writer; the records file is
+local) and coded by a task runner: a thread on this machine by default, or a Dask cluster
+(``dask_address``, or ``dask_workers`` local processes), so a national backlog can spread over many
+machines with the same flow. At most a few chunks are stored ahead of coding, so an interrupted run
+leaves little stored-but-uncoded work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.futures import PrefectFuture
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from pydantic import SecretStr
+
+from pipeline import batch
+from pipeline.errors import StoreError
+from pipeline.store import db_url as resolve_db_url
+from pipeline.store import describe_url
+
+__all__ = ["code_batch", "task_runner_for"]
+
+#: Seconds between retries of a failed read or store write.
+RETRY_DELAYS: list[float] = [2, 10, 30]
+
+
+def _failure(state: State[Any]) -> BaseException | None:
+    data = state.data
+    if isinstance(data, BaseException):
+        return data
+    try:
+        state.result()
+    except BaseException as error:  # the state holds the task's exception; inspect it
+        return error
+    return None
+
+
+def _is_io_failure(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry reads and store writes that failed for I/O reasons, never deterministic errors."""
+    return isinstance(_failure(state), OSError | StoreError)
+
+
+def _is_store_failure(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry coding only when the store failed (the suggester is deterministic)."""
+    return isinstance(_failure(state), StoreError)
+
+
+def _library_milestones() -> None:
+    """Let the library's INFO milestones (counts, never text) reach Prefect's log handler.
+
+    ``PREFECT_LOGGING_EXTRA_LOGGERS=pipeline,training`` attaches Prefect's API handler to these
+    loggers, but they inherit the root logger's WARNING level unless given their own.
+    """
+    for name in ("pipeline", "training"):
+        library = logging.getLogger(name)
+        if library.level == logging.NOTSET:
+            library.setLevel(logging.INFO)
+
+
+_TASK_OPTIONS: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
+
+
+@task(name="ingest", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
+def ingest(
+    paths: list[Path],
+    work_dir: Path,
+    quarantine: Path | None,
+    chunk_size: int,
+    columns: dict[str, str],
+) -> batch.PreparedBatch:
+    """Ingest the exports into a records file and cut it into chunks."""
+    return batch.prepare_batch(
+        paths, work_dir, quarantine=quarantine, chunk_size=chunk_size, columns=columns
+    )
+
+
+@task(name="resolve-bundle", **_TASK_OPTIONS)
+def resolve_bundle(factory: str, model: Path | None, db_url: str) -> batch.BundleRef:
+    """Resolve the bundle that codes this run (fails before anything is stored)."""
+    return batch.resolve_bundle(factory, model, db_url)
+
+
+@task(
+    name="store-chunk",
+    task_run_name="store-chunk-{span.index}",
+    retry_condition_fn=_is_io_failure,
+    **_TASK_OPTIONS,
+)
+def store_chunk(
+    records: Path, span: batch.Span, db_url: str, model: str, quarantine: Path
+) -> batch.StoredChunk:
+    """Store one chunk as pending narratives in one transaction; return ids to code."""
+    return batch.store_chunk(records, span, db_url, model=model, quarantine=quarantine)
+
+
+@task(
+    name="code-chunk",
+    task_run_name="code-chunk-{index}",
+    retry_condition_fn=_is_store_failure,
+    **_TASK_OPTIONS,
+)
+def code_chunk(
+    index: int, ids: list[int], db_url: str, bundle_dir: Path, factory: str
+) -> batch.CodedChunk:
+    """Suggest codes for stored narratives and store them in one transaction."""
+    return batch.code_stored(ids, db_url, bundle_dir=bundle_dir, factory=factory)
+
+
+def task_runner_for(dask_address: str | None, dask_workers: int | None) -> TaskRunner[Any]:
+    """Return the task runner that codes chunks.
+
+    Parameters
+    ----------
+    dask_address : str or None
+        A Dask scheduler to send chunks to (``tcp://HOST:8786``).
+    dask_workers : int or None
+        Start a local Dask cluster with this many single-threaded worker processes.
+
+    Returns
+    -------
+    TaskRunner
+        A Dask task runner when either is given, else one thread on this machine (the model
+        already uses every core; a second thread would only compete with it).
+    """
+    if dask_address is None and dask_workers is None:
+        return ThreadPoolTaskRunner(max_workers=1)
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    if dask_address is not None:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True}
+    )
+
+
+def _in_flight(runner: TaskRunner[Any]) -> int:
+    """How many chunks may wait for coding: enough to keep every worker busy, and no more."""
+    client = getattr(runner, "client", None)  # a Dask runner, once entered
+    if client is None:
+        return 2
+    threads: int = sum(client.nthreads().values())
+    return max(2, 2 * threads)
+
+
+@flow(name="code-batch", persist_result=False, log_prints=False)
+def code_batch(
+    paths: list[Path],
+    db: SecretStr | None = None,
+    model: Path | None = None,
+    chunk_size: int = batch.DEFAULT_CHUNK_SIZE,
+    quarantine: Path | None = None,
+    work_dir: Path | None = None,
+    columns: dict[str, str] | None = None,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+    retries: int = 3,
+    suggester_factory: str = batch.DEFAULT_SUGGESTER_FACTORY,
+) -> batch.BatchSummary:
+    """Ingest exports, store them as pending narratives and code them, chunk by chunk.
+
+    Parameters
+    ----------
+    paths : list of Path
+        Export files or folders of them.
+    db : SecretStr or None
+        Store URL (masked in Prefect); ``None`` means ``NEARMISS_DB`` or the default SQLite file.
+    model : Path or None
+        Bundle directory; ``None`` means ``NEARMISS_MODEL``, the promoted or the starter bundle.
+    chunk_size : int
+        Narratives per chunk (thousands; never one task per narrative).
+    quarantine : Path or None
+        Quarantine file; by default ``quarantine.jsonl`` in the work folder.
+    work_dir : Path or None
+        Work folder; by default one per set of inputs under the data directory.
+    columns : dict of str to str or None
+        Explicit column mapping, as ``nearmiss ingest --column``.
+    dask_address : str or None
+        Code chunks on this Dask cluster.
+    dask_workers : int or None
+        Code chunks on a local Dask cluster of this many processes.
+    retries : int
+        Retries of a read or store write that fails for I/O reasons (after :data:`RETRY_DELAYS`
+        seconds); deterministic errors are never retried.
+    suggester_factory : str
+        ``module:function`` that builds the suggester.
+
+    Returns
+    -------
+    BatchSummary
+        Counts that reconcile: ``read == ingested + quarantined + duplicates`` and
+        ``ingested == coded + already_coded``.
+    """
+    started = time.perf_counter()
+    _library_milestones()
+    logger = get_run_logger()
+    url = resolve_db_url(db.get_secret_value() if db is not None else None)
+    retrying: dict[str, Any] = {"retries": retries, "retry_delay_seconds": RETRY_DELAYS}
+    bundle = resolve_bundle(suggester_factory, model, url)
+    prepared = ingest.with_options(**retrying)(
+        paths, work_dir or batch.default_work_dir(paths), quarantine, chunk_size, columns or {}
+    )
+    summary = prepared.ingest
+    logger.info(
+        "ingest: %d read, %d ingested, %d quarantined, %d duplicates in %.1f s; %d chunks",
+        *(summary.read, summary.ingested, summary.quarantined, summary.duplicates),
+        summary.seconds,
+        len(prepared.spans),
+    )
+    tally = batch.BatchTally(summary)
+    progress = batch.current_progress()
+    progress.start(summary.ingested)
+    store = store_chunk.with_options(**retrying)
+    code = code_chunk.with_options(**retrying)
+    pending: deque[tuple[PrefectFuture[batch.CodedChunk], int]] = deque()
+
+    def finish_oldest() -> None:
+        future, size = pending.popleft()
+        coded = future.result()
+        tally.add_coded(coded)
+        progress.advance(size)
+        logger.info(
+            "coded %d narratives (%d already coded) in %.1f s",
+            coded.coded,
+            coded.already_coded,
+            coded.seconds,
+        )
+
+    with task_runner_for(dask_address, dask_workers) as runner:
+        limit = _in_flight(runner)
+        try:
+            for span in prepared.spans:
+                while len(pending) >= limit:
+                    finish_oldest()
+                stored = store(prepared.records, span, url, bundle.name, Path(summary.quarantine))
+                tally.add_stored(stored)
+                if not stored.uncoded:
+                    progress.advance(len(stored.ids))
+                    continue
+                parameters = {
+                    "index": span.index,
+                    "ids": list(stored.uncoded),
+                    "db_url": url,
+                    "bundle_dir": bundle.bundle_dir,
+                    "factory": suggester_factory,
+                }
+                pending.append((runner.submit(code, parameters), len(stored.ids)))
+            while pending:
+                finish_oldest()
+        except BaseException:
+            for future, _ in pending:  # do not start chunks that can no longer be reported
+                wrapped = getattr(future, "wrapped_future", None)
+                if wrapped is not None:
+                    wrapped.cancel()
+            raise
+    batch.discard_records(prepared.records)
+    result = tally.summary(
+        model=bundle.name, store=describe_url(url), seconds=time.perf_counter() - started
+    )
+    logger.info(
+        "batch: %d ingested, %d quarantined, %d duplicates; %d coded, %d already coded; "
+        "%d new narratives; %.1f s",
+        *(result.ingested, result.quarantined, result.duplicates, result.coded),
+        result.already_coded,
+        result.stored,
+        result.seconds,
+    )
+    return result

@@ -1,0 +1,81 @@
+"""Batch coding as plain functions: ingest into the store in chunks, then code each chunk.
+
+The Prefect flow ``flows/batch.py:code_batch`` is a thin shell over these functions, which pass
+ids, byte ranges and paths between steps, never narrative text:
+
+1. :func:`prepare_batch` ingests the exports (read, check, deduplicate, redact) into a records file
+   in a work folder and cuts it into :class:`Span` chunks;
+2. :func:`store_chunk` stores one chunk as ``pending`` narratives in one transaction and returns
+   their store ids and those not yet coded by the bundle;
+3. :func:`code_stored` suggests codes for those ids and stores the suggestion sets in one
+   transaction.
+
+Running the same export again stores and codes nothing: narratives are keyed by content hash and
+suggestion sets by narrative and bundle. An interrupted run is finished by running it again.
+"""
+
+from __future__ import annotations
+
+from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans, read_span
+from pipeline.batch.coding import (
+    DEFAULT_SUGGESTER_FACTORY,
+    BatchSuggester,
+    BundleRef,
+    CodedChunk,
+    SuggesterFactory,
+    code_stored,
+    get_suggester,
+    load_factory,
+    resolve_bundle,
+    warm_up,
+)
+from pipeline.batch.prepare import (
+    RECORDS_FILE,
+    PreparedBatch,
+    default_work_dir,
+    discard_records,
+    distributed_notice,
+    prepare_batch,
+)
+from pipeline.batch.progress import (
+    NullProgress,
+    ProgressBar,
+    ProgressReporter,
+    current_progress,
+    reporting,
+)
+from pipeline.batch.storing import StoredChunk, coded_ids, store_chunk
+from pipeline.batch.summary import BatchSummary, BatchTally
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_SUGGESTER_FACTORY",
+    "RECORDS_FILE",
+    "BatchSummary",
+    "BatchSuggester",
+    "BatchTally",
+    "BundleRef",
+    "CodedChunk",
+    "NullProgress",
+    "PreparedBatch",
+    "ProgressBar",
+    "ProgressReporter",
+    "Span",
+    "StoredChunk",
+    "SuggesterFactory",
+    "code_stored",
+    "coded_ids",
+    "current_progress",
+    "default_work_dir",
+    "discard_records",
+    "distributed_notice",
+    "get_suggester",
+    "load_factory",
+    "plan_spans",
+    "prepare_batch",
+    "read_span",
+    "reporting",
+    "resolve_bundle",
+    "store_chunk",
+    "warm_up",
+]

@@ -1,0 +1,149 @@
+"""Chunks of a records file: byte ranges that tasks pass around instead of narrative text.
+
+A batch cuts the de-identified records file that ingest writes into :class:`Span` objects of a few
+thousand lines each. A span is two byte offsets and a line count, so a task that receives one
+reads exactly its lines with one ``seek`` (memory stays flat however long the file), and nothing
+but offsets and paths travels through the orchestrator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.errors import InputError
+from pipeline.record import Record
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "Span", "plan_spans", "read_span"]
+
+#: Narratives per chunk: large enough that orchestration costs nothing per narrative, small
+#: enough that an interrupted run loses little work and memory stays bounded.
+DEFAULT_CHUNK_SIZE = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A run of whole lines of a records file.
+
+    Attributes
+    ----------
+    index : int
+        0-based position of the chunk in the file.
+    start, stop : int
+        Byte offsets: the chunk is ``file[start:stop]``.
+    lines : int
+        Records in the chunk.
+    """
+
+    index: int
+    start: int
+    stop: int
+    lines: int
+
+
+def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
+    r"""Cut a JSON Lines file into spans of at most ``size`` non-blank lines.
+
+    Parameters
+    ----------
+    path : Path
+        The records file (one JSON object a line).
+    size : int, default=DEFAULT_CHUNK_SIZE
+        Lines per span.
+
+    Returns
+    -------
+    list of Span
+        In file order; empty for an empty file.
+
+    Raises
+    ------
+    InputError
+        If ``size`` is not positive.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "records.jsonl"
+    >>> _ = path.write_text('{"id": "a", "text": "x"}\\n{"id": "b", "text": "y"}\\n')
+    >>> [(s.index, s.lines) for s in plan_spans(path, size=1)]
+    [(0, 1), (1, 1)]
+    """
+    if size < 1:
+        raise InputError(f"chunk size {size} is not positive; use a few thousand")
+    spans: list[Span] = []
+    start = offset = lines = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            offset += len(line)
+            if not line.strip():
+                continue
+            lines += 1
+            if lines == size:
+                spans.append(Span(len(spans), start, offset, lines))
+                start, lines = offset, 0
+    if lines:
+        spans.append(Span(len(spans), start, offset, lines))
+    return spans
+
+
+def _lines(path: Path, span: Span) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(span.start)
+        remaining = span.stop - span.start
+        while remaining > 0:
+            line = handle.readline(remaining)
+            if not line:
+                break
+            remaining -= len(line)
+            if line.strip():
+                yield line
+
+
+def read_span(path: Path, span: Span) -> list[Record]:
+    """Read and validate the records of one span.
+
+    Parameters
+    ----------
+    path : Path
+        The records file the span was planned on.
+    span : Span
+        Which lines.
+
+    Returns
+    -------
+    list of Record
+        In file order.
+
+    Raises
+    ------
+    InputError
+        If a line is not a valid record, or the file changed since the span was planned.
+    """
+    records: list[Record] = []
+    for number, line in enumerate(_lines(path, span), start=1):
+        try:
+            records.append(Record.model_validate(json.loads(line)))
+        except ValidationError as error:  # never str(error): it quotes the input, i.e. text
+            first = error.errors()[0]
+            reason = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            raise InputError(
+                f"{path}: record {number} of chunk {span.index} is not a valid record ({reason}); "
+                "the file changed during the run: run the batch again"
+            ) from None
+        except ValueError as error:
+            reason = type(error).__name__
+            raise InputError(
+                f"{path}: record {number} of chunk {span.index} is not a valid record ({reason}); "
+                "the file changed during the run: run the batch again"
+            ) from None
+    if len(records) != span.lines:
+        raise InputError(
+            f"{path}: chunk {span.index} holds {len(records)} records, {span.lines} were planned; "
+            "the file changed during the run: run the batch again"
+        )
+    return records

@@ -1,0 +1,313 @@
+"""Code stored narratives with a suggester and store the suggestions, a chunk at a time.
+
+The suggester comes from one swappable *factory*, named by an import path (``module:function``) so
+that it can be named in a flow parameter and resolved again in any worker process. The default is
+:func:`pipeline.suggest.load_suggester`, which picks ``--model``, ``NEARMISS_MODEL``, the promoted
+bundle or the starter bundle. A factory is called once per process and bundle (loading a model is
+the expensive part), and tasks pass the resolved bundle directory so that every chunk of a run is
+coded by the same bundle even if another is promoted meanwhile.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.batch.storing import coded_ids
+from pipeline.errors import BundleError, InputError
+from pipeline.record import Record
+from pipeline.store import Narrative, add_suggestions, session_scope
+
+__all__ = [
+    "DEFAULT_SUGGESTER_FACTORY",
+    "BatchSuggester",
+    "BundleRef",
+    "CodedChunk",
+    "SuggesterFactory",
+    "code_stored",
+    "get_suggester",
+    "resolve_bundle",
+    "warm_up",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The factory used unless another is named: resolves the bundle and builds its suggester.
+DEFAULT_SUGGESTER_FACTORY = "pipeline.suggest:load_suggester"
+# Ids per IN (...) list, well under SQLite's variable limit.
+_IN_BATCH = 500
+
+
+class _SuggestionLine(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class BatchSuggester(Protocol):
+    """What a batch needs of a suggester (:class:`pipeline.suggest.Suggester` provides it).
+
+    Attributes
+    ----------
+    name : str
+        The bundle's name, written as ``model`` on every suggestion set.
+    bundle_dir : Path
+        The bundle directory; passing it back to the factory gives the same suggester.
+    """
+
+    name: str
+    bundle_dir: Path
+
+    def suggest(
+        self, records: Sequence[Record], *, redact: bool = True
+    ) -> Sequence[_SuggestionLine]:
+        """Return one suggestion set per record, in order (see the suggestions contract).
+
+        ``redact=False`` skips redaction, for records that ingest redacted already.
+        """
+        ...
+
+
+#: ``factory(model, db_url)``: a bundle directory or ``None`` (resolve the default), and the store.
+SuggesterFactory = Callable[[Path | None, str | None], BatchSuggester]
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRef:
+    """The bundle a run codes with: what tasks pass instead of a loaded model.
+
+    Attributes
+    ----------
+    name : str
+        Written as ``model`` on suggestion sets.
+    bundle_dir : Path
+        Where the bundle lives (workers must see the same path).
+    """
+
+    name: str
+    bundle_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class CodedChunk:
+    """What coding one chunk did.
+
+    Attributes
+    ----------
+    coded : int
+        Narratives that received a suggestion set in this call.
+    already_coded : int
+        Ids asked for that already had one from the same bundle.
+    seconds : float
+        Wall time, suggester included.
+    """
+
+    coded: int
+    already_coded: int
+    seconds: float
+
+
+_SUGGESTERS: dict[tuple[str, str | None, str | None], BatchSuggester] = {}
+_LOCK = threading.Lock()
+
+
+def load_factory(spec: str) -> SuggesterFactory:
+    """Import a suggester factory named ``module:function``.
+
+    Raises
+    ------
+    InputError
+        If ``spec`` is not of that form.
+    BundleError
+        If the module or function cannot be imported.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise InputError(f"suggester factory {spec!r} is not module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise BundleError(
+            f"cannot import the suggester factory {spec!r} ({error}); check that the module "
+            "exists and nearmiss is installed in this environment"
+        ) from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise BundleError(f"{module_name} has no function {attribute!r}; check the factory name")
+    return factory  # type: ignore[no-any-return]
+
+
+def get_suggester(factory: str, model: Path | None, db_url: str | None) -> BatchSuggester:
+    """Return the suggester for a bundle, built once per process.
+
+    Parameters
+    ----------
+    factory : str
+        ``module:function`` of the factory.
+    model : Path or None
+        A bundle directory, or ``None`` to let the factory choose.
+    db_url : str or None
+        The store (the factory may look up the promoted bundle there).
+
+    Returns
+    -------
+    BatchSuggester
+        The same object for the same arguments within a process.
+    """
+    key = (factory, str(model) if model is not None else None, db_url)
+    with _LOCK:
+        suggester = _SUGGESTERS.get(key)
+        if suggester is None:
+            started = time.perf_counter()
+            suggester = load_factory(factory)(model, db_url)
+            _SUGGESTERS[key] = suggester
+            # The same suggester serves tasks that name its bundle directory explicitly.
+            _SUGGESTERS.setdefault((factory, str(suggester.bundle_dir), db_url), suggester)
+            logger.info(
+                "suggester %s loaded in %.2f s", suggester.name, time.perf_counter() - started
+            )
+    return suggester
+
+
+def resolve_bundle(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
+    """Resolve the bundle a run will code with (loading its suggester in this process).
+
+    Parameters
+    ----------
+    factory : str
+        ``module:function`` of the factory.
+    model : Path or None
+        ``--model``, or ``None`` for ``NEARMISS_MODEL``, the promoted or the starter bundle.
+    db_url : str or None
+        The store.
+
+    Returns
+    -------
+    BundleRef
+        Its name and directory.
+    """
+    suggester = get_suggester(factory, model, db_url)
+    return BundleRef(suggester.name, Path(suggester.bundle_dir))
+
+
+def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
+    """Load what a batch needs before it starts: the redaction pipeline and the suggester.
+
+    Both are cached per process, so the batch reuses them; the CLI calls this before starting
+    Prefect, so that a missing bundle fails at once.
+
+    Parameters
+    ----------
+    factory : str
+        ``module:function`` of the suggester factory.
+    model : Path or None
+        A bundle directory, or ``None`` to let the factory choose.
+    db_url : str or None
+        The store.
+
+    Returns
+    -------
+    BundleRef
+        The bundle the batch will code with.
+
+    Raises
+    ------
+    BundleError
+        If no suggester can be built (before anything is stored).
+    """
+    from pipeline.redact import redact_texts
+
+    redact_texts(["warm-up"])
+    return resolve_bundle(factory, model, db_url)
+
+
+def code_stored(
+    ids: Sequence[int], db_url: str, *, bundle_dir: Path, factory: str = DEFAULT_SUGGESTER_FACTORY
+) -> CodedChunk:
+    """Suggest codes for stored narratives and store them, skipping those already coded.
+
+    The narratives are read from the store (text never travels with the ids); the suggestions of
+    the chunk are stored in one transaction, so a narrative has all of its suggestion set or none.
+
+    Parameters
+    ----------
+    ids : sequence of int
+        Store ids of narratives.
+    db_url : str
+        Store URL.
+    bundle_dir : Path
+        The bundle to code with (see :func:`resolve_bundle`).
+    factory : str, default=DEFAULT_SUGGESTER_FACTORY
+        ``module:function`` of the suggester factory.
+
+    Returns
+    -------
+    CodedChunk
+        How many were coded now and how many already were.
+
+    Raises
+    ------
+    StoreError
+        If the store is unreachable or goes away; no suggestion of the chunk is kept.
+    BundleError
+        If the suggester returns a set per record that does not match the records.
+    """
+    started = time.perf_counter()
+    suggester = get_suggester(factory, bundle_dir, db_url)
+    unique = list(dict.fromkeys(ids))
+    with session_scope(db_url) as session:
+        done = coded_ids(session, unique, suggester.name)
+        records = _records(session, [i for i in unique if i not in done])
+    # Stored narratives were redacted by ingest: what is stored is exactly what is coded.
+    suggested = suggester.suggest(records, redact=False) if records else []
+    lines = [line.to_dict() for line in suggested]
+    if [line.get("id") for line in lines] != [record.id for record in records]:
+        raise BundleError(
+            f"suggester {suggester.name} returned {len(lines)} suggestion sets for "
+            f"{len(records)} records, or not in their order; it must return one per record"
+        )
+    stored = 0
+    if lines:
+        with session_scope(db_url, write=True) as session:
+            stored = len(add_suggestions(session, lines).stored)
+    chunk = CodedChunk(stored, len(ids) - stored, time.perf_counter() - started)
+    logger.info(
+        "coded %d narratives with %s (%d already coded) in %.2f s",
+        chunk.coded,
+        suggester.name,
+        chunk.already_coded,
+        chunk.seconds,
+    )
+    return chunk
+
+
+def _records(session: Session, ids: Sequence[int]) -> list[Record]:
+    """Load narratives as records, in id order."""
+    records: list[Record] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _IN_BATCH):
+        rows = session.scalars(
+            select(Narrative)
+            .where(Narrative.id.in_(ordered[start : start + _IN_BATCH]))
+            .order_by(Narrative.id)
+        )
+        records += [
+            Record(
+                id=row.record_id,
+                text=row.text,
+                sections=row.sections,
+                practice=row.practice,
+                event_date=row.event_date,
+                source=row.source,
+                row=row.source_row,
+            )
+            for row in rows
+        ]
+    return records

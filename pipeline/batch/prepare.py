@@ -1,0 +1,183 @@
+"""Prepare a batch: ingest the exports into a records file in a work folder and cut it into chunks.
+
+The work folder (by default ``<data dir>/batch/<key>``, the key a hash of the input paths, so that
+re-running the same export uses the same folder) holds the de-identified records of the run in
+progress and the quarantine file. The records file is deleted when the run finishes; the quarantine
+file stays for people to read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans
+from pipeline.config import get_settings
+from pipeline.errors import InputError
+from pipeline.ingest import IngestSummary, Redactor, ingest_files
+
+__all__ = [
+    "RECORDS_FILE",
+    "PreparedBatch",
+    "default_work_dir",
+    "discard_records",
+    "distributed_notice",
+    "prepare_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The de-identified records of the run in progress, inside the work folder.
+RECORDS_FILE = "records.jsonl"
+#: Quarantined rows, inside the work folder unless another path is given.
+QUARANTINE_FILE = "quarantine.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """An ingested batch, ready to be stored chunk by chunk.
+
+    Attributes
+    ----------
+    ingest : IngestSummary
+        What ingest did (counts, per file, paths).
+    records : Path
+        The de-identified records file.
+    spans : tuple of Span
+        Its chunks.
+    """
+
+    ingest: IngestSummary
+    records: Path
+    spans: tuple[Span, ...]
+
+
+def default_work_dir(paths: Sequence[Path]) -> Path:
+    """Return the work folder of a batch over ``paths``: the same for the same inputs.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The files and folders given to the batch.
+
+    Returns
+    -------
+    Path
+        ``<data dir>/batch/<16 hex digits>``.
+    """
+    names = "\n".join(sorted(str(path.expanduser().resolve()) for path in paths))
+    key = hashlib.sha256(names.encode("utf-8")).hexdigest()[:16]
+    return get_settings().data_dir / "batch" / key
+
+
+def prepare_batch(
+    paths: Sequence[Path],
+    work_dir: Path,
+    *,
+    quarantine: Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    columns: Mapping[str, str] | None = None,
+    redact: Redactor | None = None,
+) -> PreparedBatch:
+    """Ingest exports (read, check, deduplicate, redact) into the work folder, and plan chunks.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Export files or folders of them.
+    work_dir : Path
+        Where the records file (and by default the quarantine file) are written.
+    quarantine : Path, optional
+        The quarantine file; ``work_dir / "quarantine.jsonl"`` by default.
+    chunk_size : int, default=DEFAULT_CHUNK_SIZE
+        Narratives per chunk.
+    columns : mapping of str to str, optional
+        Explicit target-to-column mapping (as ``nearmiss ingest --column``).
+    redact : Redactor, optional
+        The redactor; :func:`pipeline.redact.redact_texts` by default.
+
+    Returns
+    -------
+    PreparedBatch
+        The ingest summary, the records file and its chunks.
+
+    Raises
+    ------
+    InputError
+        If an input is missing or the work folder cannot be written.
+    """
+    if chunk_size < 1:
+        raise InputError(f"--chunk-size {chunk_size} is not positive; use a few thousand")
+    records = work_dir / RECORDS_FILE
+    summary = ingest_files(
+        paths, records, quarantine or work_dir / QUARANTINE_FILE, columns=columns, redact=redact
+    )
+    spans = tuple(plan_spans(records, chunk_size))
+    logger.info("batch: %d records in %d chunks of %d", summary.ingested, len(spans), chunk_size)
+    return PreparedBatch(summary, records, spans)
+
+
+def discard_records(records: Path) -> None:
+    """Delete a finished run's records file (its narratives are in the store now)."""
+    with suppress(FileNotFoundError):
+        records.unlink()
+
+
+def distributed_notice(db_url: str, address: str | None) -> str:
+    """Check that a store suits a Dask cluster, and say what workers need.
+
+    Parameters
+    ----------
+    db_url : str
+        The normalised store URL.
+    address : str or None
+        The Dask scheduler's address; ``None`` for a local cluster on this machine.
+
+    Returns
+    -------
+    str
+        A note on what every worker must see: the store, the embedding cache and the bundle.
+
+    Raises
+    ------
+    InputError
+        If the scheduler is on another machine and the store is a SQLite file, which workers
+        elsewhere cannot reach.
+    """
+    cache = get_settings().cache_dir
+    if address is None:
+        return (
+            "Dask: a local cluster on this machine; each worker process loads its own model, so "
+            "memory grows with --dask-workers."
+        )
+    is_sqlite = make_url(db_url).get_backend_name() == "sqlite"
+    if is_sqlite and not _is_loopback(address):
+        raise InputError(
+            f"--dask-address {address} runs tasks on other machines, which cannot reach a SQLite "
+            "store; use --db postgresql://USER@HOST/DB (password in PGPASSWORD or ~/.pgpass), "
+            "reachable from every worker"
+        )
+    return (
+        f"Dask workers at {address} must reach the store, see the bundle at the same path, and "
+        f"share the embedding cache: set NEARMISS_CACHE_DIR (here {cache}) to a folder every "
+        "worker mounts, and install the same nearmiss on every worker."
+    )
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a Dask address (``tcp://host:port`` or ``host:port``) is on this machine."""
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,94 @@
+"""The starter bundle from the shipped sample with the real default model (slow: e2e).
+
+Runs ``nearmiss train`` as a user does, twice, into temporary folders (never into ``models/``), and
+checks that the heads are byte-identical and the metadata and card say what they must. Vectors
+come from the configured embedding cache, so a warm cache makes this quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.bundle import CARD_FILE, HEADS_ARRAYS, HEADS_PARAMS, load_bundle, read_metadata
+from pipeline.embed import Embedder
+from pipeline.starter import SAMPLE_DATA, STARTER_TAXONOMY
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+NEARMISS = ROOT / ".venv" / "bin" / "nearmiss"
+
+
+def _train(out: Path) -> dict[str, object]:
+    command = [str(NEARMISS), "train", "--data", str(ROOT / SAMPLE_DATA)]
+    command += ["--taxonomy", str(ROOT / STARTER_TAXONOMY), "--out", str(out), "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEARMISS_MODEL")}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    summary: dict[str, object] = json.loads(lines[0])
+    return summary
+
+
+@pytest.fixture(scope="module")
+def two_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, object]]:
+    root = tmp_path_factory.mktemp("starter")
+    summary = _train(root / "first")
+    _train(root / "second")
+    return root / "first", root / "second", summary
+
+
+def test_building_twice_gives_identical_heads(
+    two_builds: tuple[Path, Path, dict[str, object]],
+) -> None:
+    first, second, _ = two_builds
+    for name in (HEADS_ARRAYS, HEADS_PARAMS):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_every_scheme_is_trained_and_scored(
+    two_builds: tuple[Path, Path, dict[str, object]],
+) -> None:
+    first, _, summary = two_builds
+    schemes = summary["schemes"]
+    assert isinstance(schemes, dict)
+    assert list(schemes) == ["outcome", "process", "contributory", "recovery", "recovery_agent"]
+    for entry in schemes.values():
+        assert entry["cold_start"] is False and entry["records"] == 477
+        assert 0.4 < entry["macro_f1"] <= 1.0
+    meta = read_metadata(first)
+    assert meta.embedder is not None
+    assert meta.embedder.identity == Embedder.from_settings().spec.identity  # the default
+    assert meta.training_data.synthetic and meta.training_data.n_records == 477
+    assert meta.schemes["recovery_agent"].text_view == "recovery"
+    bundle = load_bundle(first)
+    assert set(bundle.heads) == set(schemes)
+
+
+def test_the_card_says_synthetic_and_unvalidated(
+    two_builds: tuple[Path, Path, dict[str, object]],
+) -> None:
+    card = (two_builds[0] / CARD_FILE).read_text(encoding="utf-8")
+    assert "Trained on synthetic data" in card
+    assert "Unvalidated on real GP narratives" in card
+    assert "Confidence bands are not calibrated for local data" in card
+
+
+def test_evaluate_runs_on_the_sample(two_builds: tuple[Path, Path, dict[str, object]]) -> None:
+    command = [str(NEARMISS), "evaluate", "--model", str(two_builds[0])]
+    command += ["--data", str(ROOT / SAMPLE_DATA), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    payload = json.loads(lines[0])
+    assert payload["on_training_data"] is True
+    assert payload["data"]["records"] == 477
+    for scheme in payload["schemes"].values():
+        assert scheme["micro"]["f1"] > 0.5 and scheme["calibration"]["brier"] < 0.25
