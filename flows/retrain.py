@@ -23,18 +23,23 @@ __all__ = ["retrain"]
 
 
 @task(name="train-evaluate-promote", persist_result=False, cache_policy=NO_CACHE)
-def train_evaluate_promote(db_url: str, include_bulk: bool, force: bool) -> dict[str, Any]:
+def train_evaluate_promote(
+    db_url: str, include_bulk: bool, force: bool, metric: str
+) -> dict[str, Any]:
     """Run the retraining library function and return its report as a dict."""
     from training.retrain import retrain as run_retrain
 
-    report = run_retrain(db_url=db_url, include_bulk=include_bulk, force=force)
+    report = run_retrain(db_url=db_url, include_bulk=include_bulk, force=force, metric=metric)
     result: dict[str, Any] = report.to_dict()
     return result
 
 
 @flow(name="retrain", persist_result=False, log_prints=False)
 def retrain(
-    db: SecretStr | None = None, include_bulk: bool = False, force: bool = False
+    db: SecretStr | None = None,
+    include_bulk: bool = False,
+    force: bool = False,
+    metric: str = "macro_f1",
 ) -> dict[str, Any]:
     """Train a bundle from reviewed codes, evaluate it against the promoted one, maybe promote it.
 
@@ -46,6 +51,8 @@ def retrain(
         Also learn from bulk-accepted decisions (they mostly echo the model).
     force : bool
         Promote the new bundle even if it is not better.
+    metric : str
+        How the new and the promoted bundle are compared (``macro_f1`` or ``micro_f1``).
 
     Returns
     -------
@@ -54,7 +61,7 @@ def retrain(
         whether it was promoted and why.
     """
     url = resolve_db_url(db.get_secret_value() if db is not None else None)
-    report = train_evaluate_promote(url, include_bulk, force)
+    report = train_evaluate_promote(url, include_bulk, force, metric)
     get_run_logger().info(
         "retrain: %s", {k: v for k, v in report.items() if isinstance(v, int | float | bool | str)}
     )

@@ -302,3 +302,26 @@ class Purge(Base):
     narratives: Mapped[int]
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class RetrainRun(Base):
+    """One retraining decision: the new bundle, the baseline, the metric and whether it won."""
+
+    __tablename__ = "retrain_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("bundles.id"))
+    baseline_bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"))
+    baseline_name: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(64))
+    new_score: Mapped[float]
+    baseline_score: Mapped[float | None]
+    promoted: Mapped[bool]
+    forced: Mapped[bool]
+    include_bulk: Mapped[bool]
+    n_train: Mapped[int]
+    n_heldout: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
