@@ -26,10 +26,16 @@ models: $(STATIC_EMBEDDER)/metadata.json
 $(STATIC_EMBEDDER)/metadata.json: | $(VENV)/.installed
 	$(BIN)/python -m training.distill --out $(STATIC_EMBEDDER)
 
+# The main job on the shipped synthetic exports, into a demo store under demo-output/ (SQLite).
+DEMO_DB := demo-output/store.sqlite3
+
 demo: install
 	$(BIN)/nearmiss taxonomy check taxonomies/gp-near-miss/v1.yaml
 	$(BIN)/nearmiss ingest data/sample/exports --output demo-output/records.jsonl \
 		--quarantine demo-output/quarantine.jsonl
+	$(BIN)/nearmiss suggest --input demo-output/records.jsonl --output demo-output/suggestions.jsonl
+	$(BIN)/nearmiss batch data/sample/exports --db $(DEMO_DB)
+	$(BIN)/nearmiss status --db $(DEMO_DB)
 
 # The whole suite, PostgreSQL store tests included: starts a throwaway server on 127.0.0.1 (Debian's
 # package, installed when root and missing) unless NEARMISS_TEST_PG_URL is already set.
@@ -47,9 +53,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks on SAFENET take its path: make bench SAFENET=../shared/benchmarks/safenet.jsonl
+SAFENET ?= ../shared/benchmarks/safenet.jsonl
+
 bench: install
 	$(BIN)/python benchmarks/deid.py
 	$(BIN)/python benchmarks/ingest_memory.py
+	$(BIN)/python benchmarks/safenet.py --data $(SAFENET)
+	$(BIN)/python benchmarks/suggest_speed.py --data $(SAFENET) --limit 1000
+	$(BIN)/python benchmarks/batch.py
 
 # A throwaway PostgreSQL on 127.0.0.1 for the store tests (Debian's package; prints its URL):
 #   export NEARMISS_TEST_PG_URL="$$(make -s postgres)"

@@ -557,3 +557,40 @@ def batch(
         emit_json(summary.to_dict())
     else:
         typer.echo(summary.format())
+
+
+@app.command("retrain")
+@reports_errors
+def retrain(
+    db: DbOption = None,
+    include_bulk: Annotated[
+        bool,
+        typer.Option("--include-bulk", help="Also learn from bulk-accepted decisions."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote the new bundle even if it is not better.")
+    ] = False,
+    metric: Annotated[
+        str, typer.Option("--metric", help="Comparison: macro_f1 or micro_f1.")
+    ] = "macro_f1",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Train a bundle from reviewed codes; promote it only if it beats the one in use."""
+    from pydantic import SecretStr
+
+    from pipeline.store import db_url
+
+    url = db_url(db)
+    _quiet_prefect()
+    from flows.retrain import retrain as retrain_flow
+
+    with _prefect_start_up():
+        report = retrain_flow(
+            db=SecretStr(url), include_bulk=include_bulk, force=force, metric=metric
+        )
+    if as_json:
+        emit_json(report)
+        return
+    from training.retrain import RetrainReport
+
+    typer.echo(RetrainReport(**report).format())

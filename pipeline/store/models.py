@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     Dialect,
     ForeignKey,
     Index,
@@ -314,8 +315,8 @@ class RetrainRun(Base):
     baseline_bundle_id: Mapped[int | None] = mapped_column(ForeignKey("bundles.id"))
     baseline_name: Mapped[str] = mapped_column(String(200))
     metric: Mapped[str] = mapped_column(String(64))
-    new_score: Mapped[float]
-    baseline_score: Mapped[float | None]
+    new_score: Mapped[float] = mapped_column(Float)
+    baseline_score: Mapped[float | None] = mapped_column(Float)
     promoted: Mapped[bool]
     forced: Mapped[bool]
     include_bulk: Mapped[bool]

@@ -38,5 +38,10 @@ def test_retrain_flow_calls_the_library_once_with_the_store(
     report = retrain(db=SecretStr("sqlite:////tmp/unused.sqlite3"), force=True)
     assert report == {"bundle": "bundle-2", "promoted": False, "metric": 0.61}
     assert calls == [
-        {"db_url": "sqlite:////tmp/unused.sqlite3", "include_bulk": False, "force": True}
+        {
+            "db_url": "sqlite:////tmp/unused.sqlite3",
+            "include_bulk": False,
+            "force": True,
+            "metric": "macro_f1",
+        }
     ]

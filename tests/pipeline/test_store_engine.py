@@ -42,6 +42,7 @@ TABLES = {
     "bundles",
     "bundle_files",
     "promotions",
+    "retrain_runs",
     "users",
     "user_practices",
     "purges",
