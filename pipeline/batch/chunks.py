@@ -69,7 +69,7 @@ def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
     --------
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "records.jsonl"
-    >>> _ = path.write_text('{"id": "a", "text": "x"}\\n{"id": "b", "text": "y"}\\n')
+    >>> _ = path.write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
     >>> [(s.index, s.lines) for s in plan_spans(path, size=1)]
     [(0, 1), (1, 1)]
     """
