@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.text import split_sentences
-from pipeline.views import Segment
+from pipeline.sentences import PreparedRecord
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -81,30 +80,28 @@ class ViewSentences:
         return [vectors[a:b] for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)]
 
 
-def view_sentences(views: Sequence[Sequence[Segment]]) -> ViewSentences:
-    """Split each narrative's view segments into sentences, remembering their sections.
+def view_sentences(prepared: Sequence[PreparedRecord], text_view: str) -> ViewSentences:
+    """Gather the sentences of many narratives' views, flat, with their sections.
 
     Parameters
     ----------
-    views : sequence of sequence of Segment
-        For each narrative, its view's segments (see :func:`pipeline.views.scheme_segments`).
+    prepared : sequence of PreparedRecord
+        Redacted records with their labelled sentences (see :mod:`pipeline.sentences`).
+    text_view : {"full", "recovery"}
+        The scheme's text view.
 
     Returns
     -------
     ViewSentences
         All sentences, in narrative and reading order.
     """
-    flat = [segment for segments in views for segment in segments]
-    distinct = list(dict.fromkeys(segment.text for segment in flat))
-    split = dict(zip(distinct, split_sentences(distinct), strict=True))
     texts: list[str] = []
     sections: list[str | None] = []
     bounds = [0]
-    for segments in views:
-        for segment in segments:
-            sentences = split[segment.text]
-            texts.extend(sentences)
-            sections.extend([segment.section] * len(sentences))
+    for record in prepared:
+        view_texts, view_sections = record.view(text_view)
+        texts.extend(view_texts)
+        sections.extend(view_sections)
         bounds.append(len(texts))
     return ViewSentences(tuple(texts), tuple(sections), tuple(bounds))
 

@@ -241,25 +241,79 @@ class SchemeHead:
 
 __all__ += [
     "BLEND_PRIOR",
-    "COLD_CENTER",
-    "COLD_SLOPE",
-    "COLD_THRESHOLD",
+    "COLD_START_CALIBRATIONS",
+    "DEFAULT_COLD_START",
+    "ColdStartCalibration",
     "ColdStartHead",
     "blend_weights",
+    "cold_start_calibration",
     "cold_start_texts",
 ]
 
-#: Cosine between a sentence and a code's prototype at which the cold-start score is 0.5.
-#: Fitted on the synthetic GP sample with all-MiniLM-L6-v2 (see ColdStartHead).
-COLD_CENTER = 0.62
-#: Steepness of the logistic that maps that cosine to a score in [0, 1].
-COLD_SLOPE = 9.6
-#: Cold-start score at or above which a code of a multi-label scheme is selected (a cosine of
-#: about 0.46, where pooled F1 on the sample peaks).
-COLD_THRESHOLD = 0.18
 #: Pseudo-count of the blend: a code with ``n`` training positives weighs its trained head by
 #: ``n / (n + BLEND_PRIOR)`` and cold start by the rest.
 BLEND_PRIOR = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class ColdStartCalibration:
+    """How an embedding model's sentence-to-definition cosines become cold-start scores.
+
+    A score is ``expit(slope * (cosine - center))``; a code of a multi-label scheme is selected
+    at ``threshold`` or above.
+    """
+
+    center: float
+    slope: float
+    threshold: float
+
+
+#: Per embedding model (its configured name, or the last part of its path): a logistic
+#: regression of "code applies" on the best sentence's cosine, pooled over the multi-label
+#: schemes of the synthetic GP sample, and the threshold where pooled F1 peaks. Each model
+#: spreads cosines differently (the static model's run 0.55 to 0.65, MiniLM's 0.3 to 0.5), so
+#: constants fitted for one would make the other select nearly every code.
+COLD_START_CALIBRATIONS: dict[str, ColdStartCalibration] = {
+    "all-MiniLM-L6-v2": ColdStartCalibration(center=0.72, slope=6.2, threshold=0.17),
+    "minilm-static-256": ColdStartCalibration(center=1.23, slope=3.2, threshold=0.13),
+}
+#: Used for a model with no calibration of its own (and by tests' fake models).
+DEFAULT_COLD_START = COLD_START_CALIBRATIONS["all-MiniLM-L6-v2"]
+
+
+def cold_start_calibration(
+    embedder_model: str | None, recorded: Any = None
+) -> ColdStartCalibration | None:
+    """Return the cold-start calibration for a bundle, or None when none is known.
+
+    Parameters
+    ----------
+    embedder_model : str or None
+        The bundle's embedding model as configured (a name or a path).
+    recorded : mapping or None
+        ``{"center", "slope", "threshold"}`` recorded in the bundle (fitted on its training
+        data); it wins over the table.
+
+    Returns
+    -------
+    ColdStartCalibration or None
+        The recorded calibration, else the one of :data:`COLD_START_CALIBRATIONS` for the model.
+
+    Examples
+    --------
+    >>> cold_start_calibration("models/embedders/minilm-static-256").threshold
+    0.13
+    >>> cold_start_calibration("my-model") is None
+    True
+    """
+    if recorded:
+        return ColdStartCalibration(
+            float(recorded["center"]), float(recorded["slope"]), float(recorded["threshold"])
+        )
+    if embedder_model is None:
+        return None
+    name = embedder_model.rstrip("/").rsplit("/", 1)[-1]
+    return COLD_START_CALIBRATIONS.get(name)
 
 
 def cold_start_texts(codes: Sequence[Any]) -> list[tuple[str, ...]]:
@@ -303,19 +357,15 @@ class ColdStartHead:
     Each code has a prototype: the normalised mean embedding of ``"label: definition"`` and of
     each example phrase (:func:`cold_start_texts`). A narrative's raw score for a code is the
     highest cosine between one of its sentences and the prototype (a single telling sentence is
-    enough), mapped to [0, 1] by ``expit(COLD_SLOPE * (cosine - COLD_CENTER))``; a narrative
-    with no sentence scores as cosine 0. Single-label rows are divided by their sum. A code is
-    selected at :data:`COLD_THRESHOLD` or above (multi-label), or as the best code
-    (single-label).
+    enough), mapped to [0, 1] by the embedding model's :class:`ColdStartCalibration`; a
+    narrative with no sentence scores as cosine 0. Single-label rows are divided by their sum.
+    A code is selected at the calibration's threshold or above (multi-label), or as the best
+    code (single-label).
 
-    The constants come from a logistic regression of "code applies" on that cosine, pooled over
-    the multi-label schemes of the synthetic GP sample embedded with all-MiniLM-L6-v2 (the
-    best sentence of a narrative labelled with a code has a median cosine of 0.40 to 0.48 with
-    its prototype, other codes 0.34 to 0.41), so scores are rough probabilities, comparable
-    with a trained head's when the two are blended. Cold start is a weak coder (pooled F1
-    about 0.3 on the sample): it gives a reviewer a first guess and gives way to trained heads
-    as codes gain labels (see :func:`blend_weights`). Another embedding model spreads cosines
-    differently; the constants are not re-fitted for it.
+    Scores are rough probabilities (see :data:`COLD_START_CALIBRATIONS`), comparable with a
+    trained head's when the two are blended. Cold start is a weak coder (pooled F1 about 0.3 on
+    the synthetic sample): it gives a reviewer a first guess, and gives way to trained heads as
+    codes gain labels (see :func:`blend_weights`).
 
     Attributes
     ----------
@@ -329,13 +379,16 @@ class ColdStartHead:
         Unit-length prototype per code.
     text_view : {"full", "recovery"}
         Which part of a narrative the scheme reads.
+    calibration : ColdStartCalibration
+        How cosines become scores, for the bundle's embedding model.
 
     Examples
     --------
     >>> import numpy as np
-    >>> head = ColdStartHead("agent", ("human", "designed"), True, np.eye(2))
+    >>> head = ColdStartHead("agent", ("human", "designed"), True, np.eye(2),
+    ...                      calibration=ColdStartCalibration(0.5, 10.0, 0.5))
     >>> head.predict_proba([np.array([[1.0, 0.0], [0.6, 0.8]])]).round(3).tolist()
-    [[0.975, 0.849]]
+    [[0.993, 0.953]]
     >>> head.decide(head.predict_proba([np.zeros((0, 2))])).tolist()
     [[False, False]]
     """
@@ -345,6 +398,7 @@ class ColdStartHead:
     multi_label: bool
     prototypes: NDArray[np.float64] = field(repr=False)
     text_view: str = "full"
+    calibration: ColdStartCalibration = DEFAULT_COLD_START
 
     def __post_init__(self) -> None:
         if self.prototypes.ndim != 2 or self.prototypes.shape[0] != len(self.codes):
@@ -362,6 +416,7 @@ class ColdStartHead:
         vectors: NDArray[np.floating[Any]],
         sizes: Sequence[int],
         text_view: str = "full",
+        calibration: ColdStartCalibration = DEFAULT_COLD_START,
     ) -> ColdStartHead:
         """Build a head from the embeddings of every code's :func:`cold_start_texts`.
 
@@ -379,6 +434,8 @@ class ColdStartHead:
             How many texts each code has (at least one).
         text_view : {"full", "recovery"}
             The scheme's text view.
+        calibration : ColdStartCalibration
+            How cosines become scores, for the embedding model.
 
         Returns
         -------
@@ -390,12 +447,14 @@ class ColdStartHead:
         prototypes = np.asarray(rows, dtype=np.float64)
         norms = np.linalg.norm(prototypes, axis=1, keepdims=True)
         prototypes /= np.where(norms > 0, norms, 1.0)
-        return cls(scheme, tuple(codes), multi_label, prototypes, text_view)
+        return cls(scheme, tuple(codes), multi_label, prototypes, text_view, calibration)
 
     @property
     def thresholds(self) -> NDArray[np.float64] | None:
         """Per-code selection thresholds (multi-label), or None (single-label)."""
-        return np.full(len(self.codes), COLD_THRESHOLD) if self.multi_label else None
+        if not self.multi_label:
+            return None
+        return np.full(len(self.codes), self.calibration.threshold)
 
     def sentence_proba(self, vectors: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
         """Score each sentence alone: shape (m, k), as :meth:`predict_proba` scores a narrative.
@@ -433,9 +492,9 @@ class ColdStartHead:
         return self._scale(best)
 
     def decide(self, proba: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Select codes: at or above :data:`COLD_THRESHOLD` (multi-label), or the best one."""
+        """Select codes: at or above the calibration's threshold (multi-label), or the best."""
         if self.multi_label:
-            return np.asarray(proba >= COLD_THRESHOLD, dtype=bool)
+            return np.asarray(proba >= self.calibration.threshold, dtype=bool)
         decided = np.zeros(proba.shape, dtype=bool)
         if len(proba):
             decided[np.arange(len(proba)), proba.argmax(axis=1)] = True
@@ -447,7 +506,8 @@ class ColdStartHead:
         return np.asarray((array / np.where(norms > 0, norms, 1.0)) @ self.prototypes.T)
 
     def _scale(self, cosines: NDArray[np.float64]) -> NDArray[np.float64]:
-        proba = np.asarray(expit(COLD_SLOPE * (cosines - COLD_CENTER)), dtype=np.float64)
+        c = self.calibration
+        proba = np.asarray(expit(c.slope * (cosines - c.center)), dtype=np.float64)
         if self.multi_label or not len(proba):
             return proba
         return np.asarray(proba / proba.sum(axis=1, keepdims=True), dtype=np.float64)

@@ -18,7 +18,8 @@ Placeholders (one per label):
 ``[EMAIL]``
     E-mail addresses.
 ``[POSTCODE]``
-    UK postcodes, any case, with or without the space.
+    UK postcodes, any case, with or without the space, NHS pseudo-postcodes ("ZZ99 3VZ", no
+    fixed abode), British Overseas Territory postcodes ("STHL 1ZZ") and "BFPO" numbers.
 ``[ADDRESS]``
     Street addresses ("Flat 3, 12 High Street", "77 Hobbs Gardens, Leeds").
 ``[HOSPITAL_NUMBER]``
@@ -33,6 +34,11 @@ Placeholders (one per label):
 Clinical content survives: drugs and doses, test values ("INR 4.2", "BP 140/90"), eponyms
 ("Parkinson's", "Bell's palsy"), roles, clinical systems (EMIS, SystmOne, Docman), services
 (NHS 111, A&E) and hospitals named after people. Redacting redacted text changes nothing.
+
+HTML markup (tags, comments, character references such as ``&nbsp;``) is kept as it is, and does
+not hide identifiers: "<i>Mr Joe Smith</i>" gives "<i>Mr [NAME]</i>", "07700&nbsp;900123"
+gives "[PHONE]". Memory stays flat however many texts are redacted (see
+:func:`pipeline.text.map_docs`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ A name extends over a following surname, middle initial or hyphenated part ("Sar
 INITIALS are dotted ("J.S.", "J. S.") or two or three capitals after a cue ("HCA JT", "checked by
 AB", "(RS)", "KD actioned"); known abbreviations ("pt AF", "by GP") are not initials. Eponyms
 ("Parkinson's", "Bell's palsy") and hospitals named after people ("John Radcliffe Hospital",
-"St George's") are not names. Typos of dictionary words ("queired") are not names either.
+"St George's") are not names. Typos of dictionary words ("queired") are not names either, nor
+are capitalised verbs ("Pharmacist Queried the dose", "Daughter Rang back"): cue verbs and past
+tenses of dictionary words. HTML tags, character references and extra spaces between words are
+skipped ("Mr <i>Joe</i>&nbsp;Smith" is one name).
 """
 
 from __future__ import annotations

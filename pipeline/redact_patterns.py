@@ -12,7 +12,9 @@ Decisions (see also :mod:`pipeline.redact`):
 * GP shorthand survives: "x/7", "x/12", "x/52", "24/7", "28/40" and fractions such as "1/2" are not
   dates; a two-part date needs a day above 12 or a zero-padded part ("14/3", "05/11");
 * any 3-3-4 or unbroken 10-digit run is an NHS number, check digit or not; 11-digit numbers
-  starting 0 (or +44 numbers) are phone numbers.
+  starting 0 (or +44 numbers) are phone numbers;
+* a POSTCODE has Royal Mail's format (whose inward letters leave out C, I, K, M, O and V, so
+  "B12 1mg" is a dose), or is an NHS pseudo-postcode ("ZZ99 3VZ") or an overseas one.
 """
 
 from __future__ import annotations

@@ -22,17 +22,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import BundleError
 from pipeline.head import ColdStartHead, SchemeHead, blend_weights
 
-__all__ = ["SchemeScorer"]
+if TYPE_CHECKING:
+    from scipy.sparse import spmatrix
+
+__all__ = ["SchemeScorer", "share_vectorizers"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,3 +190,62 @@ class SchemeScorer:
             return blended
         # Per-code weights differ, so exclusive codes' blended scores are renormalised to sum to 1.
         return np.asarray(blended / blended.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+class _SharedTfidf(TfidfVectorizer):  # type: ignore[misc]
+    """A fitted vectorizer that several schemes share: the last transform is reused.
+
+    Heads trained on the same texts (the schemes of one text view) learn the same vocabulary
+    and weights; sharing one transform per view instead of one per scheme saves most of the
+    TF-IDF time. The reuse is keyed on the exact documents asked for.
+    """
+
+    _last: tuple[list[str], spmatrix] | None = None
+
+    def transform(self, raw_documents: Any) -> spmatrix:
+        """Return the TF-IDF matrix of the documents (the previous call's if they are the same)."""
+        documents = list(raw_documents)
+        last = self._last
+        if last is not None and last[0] == documents:
+            return last[1]
+        matrix = super().transform(documents)
+        self._last = (documents, matrix)
+        return matrix
+
+
+def share_vectorizers(heads: dict[str, SchemeHead]) -> dict[str, SchemeHead]:
+    """Give heads with identical fitted TF-IDF vectorizers one shared, reusing vectorizer.
+
+    Parameters
+    ----------
+    heads : dict of str to SchemeHead
+        Trained heads by scheme id.
+
+    Returns
+    -------
+    dict of str to SchemeHead
+        The same heads, those with equal vectorizers (parameters, vocabulary and weights)
+        holding one :class:`_SharedTfidf`; predictions are unchanged.
+    """
+    shared: list[_SharedTfidf] = []
+    out: dict[str, SchemeHead] = {}
+    for scheme, head in heads.items():
+        vectorizer = head.vectorizer
+        if vectorizer is None:
+            out[scheme] = head
+            continue
+        match = next((v for v in shared if _same_vectorizer(v, vectorizer)), None)
+        if match is None:
+            match = _SharedTfidf.__new__(_SharedTfidf)
+            match.__dict__.update(vectorizer.__dict__)
+            shared.append(match)
+        out[scheme] = replace(head, vectorizer=match)
+    return out
+
+
+def _same_vectorizer(a: TfidfVectorizer, b: TfidfVectorizer) -> bool:
+    """Whether two fitted vectorizers turn every text into the same row."""
+    params = [{k: v for k, v in x.get_params().items() if k != "vocabulary"} for x in (a, b)]
+    return (
+        params[0] == params[1] and a.vocabulary_ == b.vocabulary_ and np.array_equal(a.idf_, b.idf_)
+    )

@@ -1,4 +1,4 @@
-"""Redact records and split them into sentences labelled with their section, in one spaCy pass.
+r"""Redact records and split them into sentences labelled with their section, in one spaCy pass.
 
 The pipeline that finds identifiers (:func:`pipeline.text.load_nlp`) also marks sentence
 boundaries, so one pass over a text gives both its redacted form and its sentences: each
@@ -10,10 +10,10 @@ with an inline heading ("Action taken: Reviewed the rota.") loses the heading.
 Examples
 --------
 >>> from pipeline.record import Record
->>> (ready,) = prepare_records([Record(id="1", text="Mrs Jones rang. Dose queried.\\n"
+>>> (ready,) = prepare_records([Record(id="1", text="Mrs Jones rang. Dose queried.\n"
 ...                                    "What has been changed: New alert.")])
 >>> ready.record.text
-'Mrs [NAME] rang. Dose queried.\\nWhat has been changed: New alert.'
+'Mrs [NAME] rang. Dose queried.\nWhat has been changed: New alert.'
 >>> list(zip(ready.sentences, ready.sections))  # doctest: +NORMALIZE_WHITESPACE
 [('Mrs [NAME] rang.', 'what_happened'), ('Dose queried.', 'what_happened'),
  ('New alert.', 'changes')]
@@ -30,8 +30,9 @@ from spacy.tokens import Doc
 
 from pipeline.ingest.sections import join_sections
 from pipeline.record import Record
+from pipeline.redact import EXTENSION, Identifier, apply_redactions
 from pipeline.text import REDACTOR, map_docs, prime_tokenizer
-from pipeline.views import RECOVERY_SECTIONS, line_sections, known_sections
+from pipeline.views import RECOVERY_SECTIONS, known_sections, line_sections
 
 __all__ = ["PreparedRecord", "prepare_records", "redact_records"]
 
@@ -92,24 +93,30 @@ def prepare_records(records: Sequence[Record], *, redact: bool = True) -> list[P
     plans: list[tuple[bool, dict[str, str], dict[str, str] | None]] = []
     for record in records:
         given = record.sections or {}
-        joined = bool(given) and record.text == join_sections(given)
+        known = known_sections(given)
+        # Ingest writes text = join_sections(sections): the sections alone are redacted, and
+        # the text joined again, so that nothing is redacted twice.
+        joined = known is not None and record.text == join_sections(given)
         if not joined:
             pieces.append(record.text)
         pieces.extend(given.values())
-        plans.append((joined, given, known_sections(given)))
+        plans.append((joined, given, known))
     done = iter(_redact_and_split(pieces, redact))
     out: list[PreparedRecord] = []
     for record, (joined, given, known) in zip(records, plans, strict=True):
         whole = None if joined else next(done)
         parts = {key: next(done) for key in given}
-        sections = {key: text for key, (text, _) in parts.items()} if record.sections else None
+        sections = None
+        if record.sections is not None:
+            sections = {key: part for key, (part, _) in parts.items()}
         text = whole[0] if whole is not None else join_sections(sections or {})
         redacted = record.model_copy(update={"text": text, "sections": sections})
+        labelled: list[tuple[str, str | None]]
         if known is not None:
             labelled = [
-                (text[a:b].strip(), key)
+                (part[a:b].strip(), key)
                 for key in known
-                for text, spans in [parts[key]]
+                for part, spans in [parts[key]]
                 for a, b in spans
             ]
         else:
@@ -159,28 +166,35 @@ def _label(text: str, spans: Sequence[Span]) -> list[tuple[str, str | None]]:
 
 def _redact_and_split(texts: list[str], redact: bool) -> list[tuple[str, list[Span]]]:
     """Return each text redacted, with its sentences' character spans in the redacted text."""
-    from pipeline.redact import EXTENSION, apply_redactions
-
     cleaned = [_SURROGATE.sub("\ufffd", t) if _SURROGATE.search(t) else t for t in texts]
 
-    def extract(doc: Doc) -> tuple[list[Span], list[Span]]:
-        found = doc._.get(EXTENSION) if redact else None
-        sentences = [(s.start_char, s.end_char) for s in doc.sents]
-        return [(i.start, i.end) for i in found or ()], sentences
+    def extract(doc: Doc) -> tuple[list[Identifier], list[Span]]:
+        found = list(doc._.get(EXTENSION) or ()) if redact else []
+        return found, [(s.start_char, s.end_char) for s in doc.sents]
 
-    disable = () if redact else (REDACTOR,)
-    results = map_docs(cleaned, extract, disable=disable)
+    results = map_docs(cleaned, extract, disable=() if redact else (REDACTOR,))
     out: list[tuple[str, list[Span]]] = []
-    for text, (spans, sentences) in zip(cleaned, results, strict=True):
-        if not spans:
+    for text, (found, sentences) in zip(cleaned, results, strict=True):
+        if not found:
             out.append((text, sentences))
             continue
-        from pipeline.redact import Identifier
-
-        found = doc_identifiers(spans, text)
-        redacted = apply_redactions(text, found)
-        out.append((redacted, [_shift(a, b, found) for a, b in sentences]))
-        del Identifier
+        moved = [
+            (_moved(a, found, start=True), _moved(b, found, start=False)) for a, b in sentences
+        ]
+        out.append((apply_redactions(text, found), moved))
     if redact:
         prime_tokenizer([text for text, _ in out])
     return out
+
+
+def _moved(offset: int, found: Sequence[Identifier], *, start: bool) -> int:
+    """Map an offset into the redacted text (inside an identifier: the placeholder's edge)."""
+    shift = 0
+    for ident in found:
+        if ident.end <= offset:
+            shift += len(ident.label) + 2 - (ident.end - ident.start)
+        elif ident.start < offset:  # inside: the sentence keeps the whole placeholder
+            return ident.start + shift + (0 if start else len(ident.label) + 2)
+        else:
+            break
+    return offset + shift

@@ -6,11 +6,11 @@ bundle's taxonomy scores every code (trained head blended with cold start, see
 evidence sentences for the selected codes (:mod:`pipeline.evidence`). Embeddings go through the
 embedding cache, so re-coding an unchanged corpus computes nothing.
 
-**The recovery rule.** Recovery is coded for near misses only: when the ``outcome`` scheme's top
-code is not ``near_miss``, no code of ``recovery`` or ``recovery_agent`` is selected (their
-scores are kept, so a reviewer who overturns the outcome still sees them). Recovery schemes read
-the what-happened and action-taken text only, never a "what has been changed" section (see
-:mod:`pipeline.views`).
+**The recovery rule** (:mod:`pipeline.suggestion`). Recovery is coded for near misses only: when
+the ``outcome`` scheme's top code is not ``near_miss``, no code of ``recovery`` or
+``recovery_agent`` is selected (their scores are kept, so a reviewer who overturns the outcome
+still sees them). Recovery schemes read the what-happened, action-taken and went-well text only,
+never a "what has been changed" section (see :mod:`pipeline.views`).
 
 :func:`load_suggester` resolves the bundle: ``--model``, ``NEARMISS_MODEL``, the bundle promoted
 in the store (when a store is configured, after checking its files against the registry), then
@@ -23,9 +23,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import sklearn
@@ -33,13 +31,29 @@ from numpy.typing import NDArray
 
 from pipeline.bundle import METADATA_FILE, Bundle, load_bundle
 from pipeline.embed import Embedder, TextEncoder
-from pipeline.evidence import Evidence, pick_evidence, view_sentences
-from pipeline.head import ColdStartHead, cold_start_texts
-from pipeline.ingest.sections import join_sections
+from pipeline.evidence import pick_evidence, view_sentences
+from pipeline.head import (
+    DEFAULT_COLD_START,
+    ColdStartCalibration,
+    ColdStartHead,
+    cold_start_calibration,
+    cold_start_texts,
+)
 from pipeline.record import Record
-from pipeline.scorer import SchemeScorer
+from pipeline.scorer import SchemeScorer, share_vectorizers
+from pipeline.sentences import prepare_records
+from pipeline.suggestion import (
+    NEAR_MISS,
+    OUTCOME_SCHEME,
+    RECOVERY_SCHEMES,
+    SCORE_DIGITS,
+    CodeSuggestion,
+    Evidence,
+    SuggestionSet,
+    apply_recovery_rule,
+)
 from pipeline.taxonomy import Taxonomy
-from pipeline.views import scheme_segments, scheme_text
+from pipeline.views import scheme_text
 
 __all__ = [
     "NEAR_MISS",
@@ -51,138 +65,9 @@ __all__ = [
     "SuggestionSet",
     "apply_recovery_rule",
     "load_suggester",
-    "redact_records",
 ]
 
 logger = logging.getLogger(__name__)
-
-#: The scheme whose top code decides whether recovery is coded, and the code that allows it.
-OUTCOME_SCHEME = "outcome"
-NEAR_MISS = "near_miss"
-#: Schemes coded for near misses only.
-RECOVERY_SCHEMES = ("recovery", "recovery_agent")
-#: Decimal places of a score in suggestion lines.
-SCORE_DIGITS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class CodeSuggestion:
-    """One code's score, whether the model selects it, and the evidence for it."""
-
-    code: str
-    score: float
-    selected: bool
-    evidence: tuple[Evidence, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"code", "score", "selected", "evidence"}`` as in the contract."""
-        return {
-            "code": self.code,
-            "score": self.score,
-            "selected": self.selected,
-            "evidence": [item.to_dict() for item in self.evidence],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SuggestionSet:
-    """Every code of every scheme for one record: one line of a suggestions file."""
-
-    id: str
-    model: str
-    suggestions: Mapping[str, tuple[CodeSuggestion, ...]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the suggestions JSONL line (see the contract in DESIGN.md)."""
-        return {
-            "id": self.id,
-            "model": self.model,
-            "suggestions": {
-                scheme: [code.to_dict() for code in codes]
-                for scheme, codes in self.suggestions.items()
-            },
-        }
-
-
-def redact_records(records: Sequence[Record]) -> list[Record]:
-    """Redact the text and sections of records, in one redaction call.
-
-    A record whose text is its sections joined (as ingest writes them) has its sections redacted
-    and its text joined again, so no text is redacted twice.
-
-    Parameters
-    ----------
-    records : sequence of Record
-        Records, possibly holding personal identifiers.
-
-    Returns
-    -------
-    list of Record
-        Copies with redacted ``text`` and ``sections``.
-    """
-    from pipeline.redact import redact_texts
-
-    pieces: list[str] = []
-    joined: list[bool] = []
-    for record in records:
-        given = record.sections or {}
-        joined.append(bool(given) and record.text == join_sections(given))
-        if not joined[-1]:
-            pieces.append(record.text)
-        pieces.extend(given.values())
-    redacted = iter(redact_texts(pieces))
-    out: list[Record] = []
-    for record, is_joined in zip(records, joined, strict=True):
-        text = None if is_joined else next(redacted)
-        sections = None
-        if record.sections is not None:
-            sections = {key: next(redacted) for key in record.sections}
-        if text is None:
-            text = join_sections(sections or {})
-        out.append(record.model_copy(update={"text": text, "sections": sections}))
-    return out
-
-
-def apply_recovery_rule(
-    codes: Mapping[str, Sequence[str]],
-    proba: Mapping[str, NDArray[np.float64]],
-    selected: Mapping[str, NDArray[np.bool_]],
-) -> dict[str, NDArray[np.bool_]]:
-    """Unselect recovery codes of narratives whose top outcome code is not ``near_miss``.
-
-    Parameters
-    ----------
-    codes : mapping of str to sequence of str
-        Code ids per scheme, in column order.
-    proba : mapping of str to ndarray of shape (n, k)
-        Scores per scheme.
-    selected : mapping of str to ndarray of bool, shape (n, k)
-        Decisions per scheme.
-
-    Returns
-    -------
-    dict of str to ndarray of bool
-        The decisions with the rule applied (unchanged when the taxonomy has no ``outcome``
-        scheme with a ``near_miss`` code).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> codes = {"outcome": ["near_miss", "harm_incident"], "recovery_agent": ["human"]}
-    >>> proba = {"outcome": np.array([[0.9, 0.1], [0.2, 0.8]])}
-    >>> out = apply_recovery_rule(codes, proba, {"recovery_agent": np.array([[True], [True]])})
-    >>> out["recovery_agent"].tolist()
-    [[True], [False]]
-    """
-    out = dict(selected)
-    outcome = list(codes.get(OUTCOME_SCHEME, ()))
-    if NEAR_MISS not in outcome or OUTCOME_SCHEME not in proba:
-        return out
-    near_miss = proba[OUTCOME_SCHEME].argmax(axis=1) == outcome.index(NEAR_MISS)
-    for scheme in RECOVERY_SCHEMES:
-        if scheme in out:
-            out[scheme] = out[scheme] & near_miss[:, None]
-    return out
 
 
 class Suggester:
@@ -272,12 +157,11 @@ class Suggester:
         """
         if not records:
             return []
-        redacted = redact_records(records) if redact else list(records)
+        prepared = prepare_records(records, redact=redact)
+        redacted = [ready.record for ready in prepared]
         views = sorted({scorer.text_view for scorer in self.scorers.values()})
         texts = {view: [scheme_text(r, view) for r in redacted] for view in views}
-        sentences = {
-            view: view_sentences([scheme_segments(r, view) for r in redacted]) for view in views
-        }
+        sentences = {view: view_sentences(prepared, view) for view in views}
         vectors = self._embed_sentences({view: s.texts for view, s in sentences.items()})
         embedded = sorted({s.text_view for s in self.scorers.values() if s.uses_embeddings})
         text_vectors = self._embed_texts({view: texts[view] for view in embedded})
@@ -354,9 +238,11 @@ class Suggester:
     def _scorers(bundle: Bundle, embedder: Embedder) -> dict[str, SchemeScorer]:
         """Build every scheme's scorer; code prototypes are embedded in one cached call."""
         schemes = bundle.taxonomy.schemes
+        heads = share_vectorizers(bundle.heads)
         texts = [cold_start_texts(scheme.leaf_codes) for scheme in schemes]
         flat = [text for per_scheme in texts for per_code in per_scheme for text in per_code]
         vectors = embedder.encode(flat)
+        calibration = _calibration(bundle)
         scorers: dict[str, SchemeScorer] = {}
         start = 0
         for scheme, per_scheme in zip(schemes, texts, strict=True):
@@ -370,9 +256,10 @@ class Suggester:
                 vectors[start : start + sum(sizes)],
                 sizes,
                 view,
+                calibration,
             )
             start += sum(sizes)
-            scorers[scheme.id] = SchemeScorer(cold, bundle.heads.get(scheme.id))
+            scorers[scheme.id] = SchemeScorer(cold, heads.get(scheme.id))
         cold_only = [s for s, scorer in scorers.items() if scorer.cold_only]
         if cold_only:
             logger.info("Cold start only (no trained head) for schemes: %s", ", ".join(cold_only))
@@ -391,6 +278,20 @@ def _cache_key(bundle_dir: Path, taxonomy: Taxonomy | None) -> tuple[str, str, s
         return None  # load_bundle says what is wrong
     checked = str(taxonomy.path) if taxonomy is not None else ""
     return str(bundle_dir.resolve()), hashlib.sha256(content).hexdigest(), checked
+
+
+def _calibration(bundle: Bundle) -> ColdStartCalibration:
+    """Return the cold-start calibration of the bundle's embedding model (default if unknown)."""
+    model = bundle.metadata.embedder.model if bundle.metadata.embedder else None
+    found = cold_start_calibration(model, bundle.metadata.training.get("cold_start"))
+    if found is None:
+        logger.warning(
+            "No cold-start calibration for embedding model %s; cold-start scores use "
+            "all-MiniLM-L6-v2's and are rough (record one in the bundle's training metadata)",
+            model,
+        )
+        return DEFAULT_COLD_START
+    return found
 
 
 def _default_view(scheme_id: str) -> str:

@@ -6,8 +6,8 @@ own, so "Smith</i>" gives "Smith"), a sentencizer, a line-break rule (a new line
 such as ``<p>`` or ``<br>`` starts a sentence, as in terse GP notes) and the
 ``nearmiss_redactor`` component from :mod:`pipeline.redact`.
 
-:func:`map_docs` runs the pipeline one batch at a time inside a spaCy memory zone, so that the
-words of millions of narratives (names, numbers) do not pile up in the shared vocabulary.
+:func:`map_docs` runs the pipeline inside spaCy memory zones, and builds it afresh now and then,
+so that the words of millions of narratives (names, numbers) do not pile up in memory.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ __all__ = [
     "MARKUP",
     "MAX_LENGTH",
     "PRIME_TEXTS",
+    "REBUILD_TEXTS",
     "REDACTOR",
     "ZONE_TEXTS",
     "doc_text",
     "is_block_tag",
-    "markup_tokens",
     "load_nlp",
     "map_docs",
+    "markup_tokens",
     "memory_zone",
     "prime_tokenizer",
     "split_sentences",
@@ -50,8 +51,12 @@ REDACTOR = "nearmiss_redactor"
 #: Texts per memory zone in :func:`map_docs`: starting a zone then costs nothing, and the words
 #: a zone holds take well under a megabyte.
 ZONE_TEXTS = 1_024
-#: Narratives per process whose redacted text primes the tokenizer (see :func:`prime_tokenizer`).
+#: Narratives per pipeline whose redacted text primes the tokenizer (see :func:`prime_tokenizer`).
 PRIME_TEXTS = 2_000
+#: Texts after which :func:`map_docs` has :func:`load_nlp` build the pipeline afresh. Memory zones
+#: free the words but leave deleted slots in the vocabulary's hash tables, which keep growing
+#: (65-95 bytes a text) and slow look-ups; a new pipeline, built in 0.1 s, starts clean.
+REBUILD_TEXTS = 20_000
 # Keys of ``doc.user_data`` (a plain dict, cheaper than Doc extensions on every doc): the text a
 # doc was made from, and the indices of its markup tokens.
 _TEXT_KEY = "nearmiss_text"
@@ -84,7 +89,8 @@ _TAG_NAME = re.compile(r"</?([\w:]+)")
 _VOID = frozenset({"br", "hr"})
 # A memory zone changes state shared by the whole vocabulary and cannot nest: one at a time.
 _ZONE_LOCK = threading.RLock()
-_primed = [0]  # texts given to prime_tokenizer so far, in this process
+_primed = [0]  # texts given to prime_tokenizer since the pipeline was built
+_processed = [0]  # texts through map_docs since the pipeline was built
 
 
 def is_block_tag(markup: str) -> bool:
@@ -180,8 +186,9 @@ def line_breaks(doc: Doc) -> Doc:
 
 @lru_cache(maxsize=1)
 def load_nlp() -> Language:
-    """Return the process-wide pipeline: blank English, sentencizer, line breaks, redactor.
+    """Return the shared pipeline: blank English, sentencizer, line breaks, redactor.
 
+    It is cached, and built afresh every :data:`REBUILD_TEXTS` texts of :func:`map_docs`.
     Process text with :func:`map_docs` (or inside :func:`memory_zone`), which keeps the shared
     vocabulary from growing and serialises threads; a doc made outside it is fine for one-off use.
 
@@ -233,7 +240,7 @@ def prime_tokenizer(texts: Sequence[str]) -> None:
     Inside a memory zone spaCy neither caches how a word splits nor keeps new words, so each
     word would be split afresh every time (about three times slower). Outside one, both are
     kept for good: fine for redacted text, never for raw narratives. Only the first
-    :data:`PRIME_TEXTS` texts of a process are used, which bounds the memory this keeps.
+    :data:`PRIME_TEXTS` texts given to a pipeline are used, which bounds the memory this keeps.
 
     Parameters
     ----------
@@ -304,7 +311,17 @@ def map_docs(
         with memory_zone(nlp):
             docs = nlp.pipe(chunk, batch_size=max(1, batch_size), disable=list(disable))
             out.extend(map(extract, docs))
+    _count(len(texts))
     return out
+
+
+def _count(n: int) -> None:
+    """Count texts processed; after :data:`REBUILD_TEXTS`, the next pipeline is a new one."""
+    with _ZONE_LOCK:
+        _processed[0] += n
+        if _processed[0] >= REBUILD_TEXTS and not load_nlp().vocab.in_memory_zone:
+            load_nlp.cache_clear()
+            _processed[0] = _primed[0] = 0
 
 
 def _sentences(doc: Doc) -> list[str]:

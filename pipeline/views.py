@@ -43,7 +43,10 @@ from pipeline.record import Record
 __all__ = [
     "RECOVERY_SECTIONS",
     "TEXT_VIEWS",
+    "Line",
     "Segment",
+    "known_sections",
+    "line_sections",
     "scheme_segments",
     "scheme_text",
 ]
@@ -131,6 +134,119 @@ def scheme_segments(record: Record, text_view: str) -> tuple[Segment, ...]:
     return tuple(Segment(key, sections[key]) for key in keys if sections[key].strip())
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One non-blank line of a narrative and the section it belongs to.
+
+    Attributes
+    ----------
+    start, end : int
+        Character offsets of the line in the text (``end`` past its line break).
+    body_start : int
+        Where its narrative text starts: after an inline heading ("Action taken: ..."), else
+        ``start``.
+    section : str or None
+        Its section key; None when the narrative has no headings.
+    narrative : bool
+        False for a heading alone and for preamble lines the splitter does not keep as narrative
+        (``Key: value`` metadata, or a title when a what-happened heading follows).
+    """
+
+    start: int
+    end: int
+    body_start: int
+    section: str | None
+    narrative: bool
+
+
+def known_sections(sections: dict[str, str]) -> dict[str, str] | None:
+    """Return the known, non-empty sections in reading order, or None when none is known.
+
+    Examples
+    --------
+    >>> known_sections({"changes": "Alert added.", "what_happened": "Dose wrong.", "x": "y"})
+    {'what_happened': 'Dose wrong.', 'changes': 'Alert added.'}
+    >>> known_sections({"details": "Dose wrong."}) is None
+    True
+    """
+    if not any(key in SECTION_TITLES for key in sections):
+        return None
+    return _ordered({k: v for k, v in sections.items() if k in SECTION_TITLES and v})
+
+
+def line_sections(text: str) -> list[Line]:
+    r"""Read a narrative line by line as the splitter does, and say each line's section.
+
+    Lines before the first heading are the preamble: ``Key: value`` lines are metadata; other
+    lines are the what-happened text unless a what-happened heading has text of its own. When
+    the narrative has no headings, every line has section None.
+
+    Parameters
+    ----------
+    text : str
+        A narrative (record text).
+
+    Returns
+    -------
+    list of Line
+        Its non-blank lines, in order.
+
+    Examples
+    --------
+    >>> [(x.section, x.narrative) for x in line_sections("Title\nWhat happened?\nDose wrong.")]
+    [('what_happened', False), ('what_happened', False), ('what_happened', True)]
+    """
+    lines: list[Line] = []
+    preamble: list[int] = []
+    current: str | None = None
+    has_headings = explicit_what_happened = False
+    position = 0
+    for raw in text.splitlines(keepends=True):
+        start, position = position, position + len(raw)
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        key, body = _classify(stripped)
+        if key is not None and key in SECTION_TITLES:
+            has_headings, current = True, key
+            body_start = start + max(raw.rfind(body), 0) if body else position
+            explicit_what_happened |= key == "what_happened" and bool(body)
+            lines.append(Line(start, position, body_start, key, bool(body)))
+        elif current is not None:
+            explicit_what_happened |= current == "what_happened"
+            lines.append(Line(start, position, start, current, True))
+        else:
+            preamble.append(len(lines))
+            lines.append(Line(start, position, start, None, key is None))
+    if not has_headings:
+        return lines
+    for k in preamble:  # the splitter's rule: preamble text is what happened, unless written
+        line = lines[k]
+        keep = line.narrative and not explicit_what_happened
+        lines[k] = Line(line.start, line.end, line.body_start, "what_happened", keep)
+    return lines
+
+
+def _classify(line: str) -> tuple[str | None, str]:
+    """Ask the splitter what a line is: (section, body), (metadata key, value) or (None, line).
+
+    A heading alone gives no section on its own, so a stand-in body line follows it.
+    """
+    parts = split_sections([line, _STAND_IN])
+    for key, value in parts.items():
+        if key in SECTION_TITLES:
+            body = value.removesuffix(_STAND_IN).strip()
+            if body != line:
+                return key, body
+        else:
+            return key, value
+    return None, line
+
+
+#: A line no splitter rule matches: what follows a heading alone shows which heading it is.
+_STAND_IN = "\x00"
+
+
 def _check_view(text_view: str) -> None:
     if text_view not in TEXT_VIEWS:
         raise InputError(f"text view {text_view!r} is unknown; use one of {TEXT_VIEWS}")
@@ -138,9 +254,9 @@ def _check_view(text_view: str) -> None:
 
 def _sections(record: Record) -> dict[str, str] | None:
     """Return the record's known sections in reading order, or None without headings."""
-    given = record.sections or {}
-    if any(key in SECTION_TITLES for key in given):
-        return _ordered({k: v for k, v in given.items() if k in SECTION_TITLES and v})
+    known = known_sections(record.sections or {})
+    if known is not None:
+        return known
     lines = record.text.splitlines()
     found = {k: v for k, v in split_sections(lines).items() if k in SECTION_TITLES}
     if set(found) <= {"what_happened"} and not any(_is_heading(line) for line in lines):

@@ -10,20 +10,27 @@ from scipy.special import expit
 
 from pipeline.head import (
     BLEND_PRIOR,
-    COLD_CENTER,
-    COLD_SLOPE,
-    COLD_THRESHOLD,
+    COLD_START_CALIBRATIONS,
+    DEFAULT_COLD_START,
+    ColdStartCalibration,
     ColdStartHead,
     LinearView,
     SchemeHead,
     Sigmoid,
     blend_weights,
+    cold_start_calibration,
     cold_start_texts,
 )
 from pipeline.record import Record
 from pipeline.scorer import SchemeScorer
 from pipeline.taxonomy import load_taxonomy
 from tests.pipeline.suggest_fixtures import build_mini_bundle, load_mini, mini_taxonomy
+
+CENTER, SLOPE, THRESHOLD = (
+    DEFAULT_COLD_START.center,
+    DEFAULT_COLD_START.slope,
+    DEFAULT_COLD_START.threshold,
+)
 
 
 def _cold(multi_label: bool = True) -> ColdStartHead:
@@ -49,19 +56,19 @@ def test_prototype_is_the_normalised_mean_of_its_texts() -> None:
 def test_narrative_score_is_its_best_sentence() -> None:
     head = _cold()
     sentences = np.array([[0.6, 0.8], [1.0, 0.0]])
-    expected = expit(COLD_SLOPE * (np.array([1.0, 0.8]) - COLD_CENTER))
+    expected = expit(SLOPE * (np.array([1.0, 0.8]) - CENTER))
     assert np.allclose(head.predict_proba([sentences]), [expected])
     assert np.allclose(head.sentence_proba(sentences).max(axis=0), expected)
 
 
 def test_a_narrative_without_sentences_scores_as_cosine_zero() -> None:
     proba = _cold().predict_proba([np.zeros((0, 2))])
-    assert np.allclose(proba, expit(-COLD_SLOPE * COLD_CENTER))
+    assert np.allclose(proba, expit(-SLOPE * CENTER))
     assert not _cold().decide(proba).any()
 
 
 def test_multi_label_selects_at_the_threshold_single_label_the_best() -> None:
-    proba = np.array([[COLD_THRESHOLD, COLD_THRESHOLD - 1e-9]])
+    proba = np.array([[THRESHOLD, THRESHOLD - 1e-9]])
     assert _cold().decide(proba).tolist() == [[True, False]]
     single = _cold(multi_label=False)
     scored = single.predict_proba([np.array([[0.6, 0.8]])])
@@ -100,7 +107,7 @@ def test_scorer_blends_head_and_cold_start_per_code() -> None:
     p_cold = _cold().predict_proba(groups)
     w = np.array([0.5, 0.9])
     assert np.allclose(scorer.proba(texts, embeddings, groups), w * p_head + (1 - w) * p_cold)
-    blended = w * np.array([0.6, 0.4]) + (1 - w) * COLD_THRESHOLD
+    blended = w * np.array([0.6, 0.4]) + (1 - w) * THRESHOLD
     at = np.array([blended, blended - 1e-9])
     assert scorer.decide(at).tolist() == [[True, True], [False, False]]
 
@@ -143,3 +150,20 @@ def test_an_unlabelled_scheme_still_gets_suggestions(tmp_path: Path) -> None:
     for code in agent:
         if code["selected"]:
             assert code["evidence"], code
+
+
+def test_calibration_is_per_embedding_model() -> None:
+    static = cold_start_calibration("/srv/models/embedders/minilm-static-256")
+    assert static == COLD_START_CALIBRATIONS["minilm-static-256"]
+    assert cold_start_calibration("sentence-transformers/all-MiniLM-L6-v2") == DEFAULT_COLD_START
+    assert cold_start_calibration("unknown-model") is None
+    recorded = {"center": 0.5, "slope": 4.0, "threshold": 0.2}
+    assert cold_start_calibration("minilm-static-256", recorded) == ColdStartCalibration(
+        0.5, 4.0, 0.2
+    )
+    # The static model's cosines run high: MiniLM's constants would select nearly every code.
+    negative = np.array([[0.56, (1 - 0.56**2) ** 0.5]])  # cosine 0.56 with the first code
+    assert static is not None
+    head = ColdStartHead("s", ("a", "b"), True, np.eye(2), calibration=static)
+    assert not head.decide(head.predict_proba([negative]))[0, 0]
+    assert _cold().decide(_cold().predict_proba([negative]))[0, 0]

@@ -15,8 +15,8 @@ from pipeline.evidence import (
     view_sentences,
 )
 from pipeline.record import Record
-from pipeline.suggest import Suggester, redact_records
-from pipeline.views import Segment
+from pipeline.sentences import PreparedRecord, prepare_records, redact_records
+from pipeline.suggest import Suggester
 from tests.pipeline.suggest_fixtures import build_mini_bundle, load_mini, mini_labelled
 
 
@@ -34,20 +34,23 @@ def _records(n: int = 12) -> list[Record]:
 
 
 def test_view_sentences_keep_sections_and_bounds() -> None:
-    views = [
-        [
-            Segment("what_happened", "Dose keyed wrong. Pharmacist rang."),
-            Segment("changes", "Alert."),
-        ],
-        [],
-        [Segment(None, "One line only")],
+    prepared = [
+        PreparedRecord(
+            Record(id="a", text="x"),
+            ("Keyed wrong.", "Rang.", "Alert."),
+            ("what_happened", "action_taken", "changes"),
+        ),
+        PreparedRecord(Record(id="b", text=""), (), ()),
+        PreparedRecord(Record(id="c", text="x"), ("One line only",), (None,)),
     ]
-    sentences = view_sentences(views)
-    assert sentences.texts == ("Dose keyed wrong.", "Pharmacist rang.", "Alert.", "One line only")
-    assert sentences.sections == ("what_happened", "what_happened", "changes", None)
-    assert sentences.bounds == (0, 3, 3, 4)
-    groups = sentences.groups(np.arange(8.0).reshape(4, 2))
-    assert [len(group) for group in groups] == [3, 0, 1]
+    full = view_sentences(prepared, "full")
+    assert full.texts == ("Keyed wrong.", "Rang.", "Alert.", "One line only")
+    assert full.sections == ("what_happened", "action_taken", "changes", None)
+    assert full.bounds == (0, 3, 3, 4)
+    assert [len(group) for group in full.groups(np.arange(8.0).reshape(4, 2))] == [3, 0, 1]
+    recovery = view_sentences(prepared, "recovery")
+    assert recovery.texts == ("Keyed wrong.", "Rang.", "One line only")
+    assert recovery.bounds == (0, 2, 2, 3)
 
 
 def _sentences(*texts: str) -> ViewSentences:
@@ -117,3 +120,32 @@ def test_evidence_sections_come_from_record_sections(suggester: Suggester) -> No
     line = suggester.suggest([record])[0]
     chosen = [item for codes in line.suggestions.values() for c in codes for item in c.evidence]
     assert chosen and {item.section for item in chosen} <= {"what_happened", "action_taken"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        Record(id="u", text="Details: Mrs Jones rang.", sections={"details": "Mrs Jones rang."}),
+        Record(id="e", text="", sections={}),
+        Record(id="n", text="Mrs Jones rang.\nWhat has been changed: Call Dr Patel."),
+    ],
+    ids=["unknown-sections", "empty", "no-sections"],
+)
+def test_prepared_sentences_are_cut_from_the_redacted_text(record: Record) -> None:
+    (ready,) = prepare_records([record])
+    assert "Jones" not in ready.record.text and "Patel" not in ready.record.text
+    for sentence in ready.sentences:
+        assert sentence in ready.record.text
+    if record.sections is None:
+        assert ready.record.sections is None
+    else:
+        assert ready.record.sections is not None
+        assert list(ready.record.sections) == list(record.sections)
+        assert "Jones" not in "".join(ready.record.sections.values())
+
+
+def test_sentences_around_identifiers_keep_whole_placeholders() -> None:
+    (ready,) = prepare_records(
+        [Record(id="p", text="Seen by Dr Patel on 12/03/2024. NHS 943 476 5919 checked.")]
+    )
+    assert ready.sentences == ("Seen by Dr [NAME] on [DATE].", "NHS [NHS_NUMBER] checked.")

@@ -19,12 +19,12 @@ from pipeline.cli import app
 from pipeline.config import get_settings
 from pipeline.errors import BundleError, InputError
 from pipeline.record import Record
+from pipeline.sentences import redact_records
 from pipeline.suggest import (
     Suggester,
     SuggestionSet,
     apply_recovery_rule,
     load_suggester,
-    redact_records,
 )
 from pipeline.suggest_file import is_records_file, suggest_file
 from tests.bundle_fixtures import write_labelled
@@ -377,3 +377,18 @@ def test_real_cli_on_the_sample_exports_with_the_starter_bundle(tmp_path: Path) 
                 if code["selected"] and scheme in ("recovery", "recovery_agent"):
                     assert top == "near_miss"
                     assert {e["section"] for e in code["evidence"]} <= recovery_sections
+
+
+def test_schemes_trained_on_the_same_texts_share_one_tfidf_transform(
+    suggester: Suggester,
+) -> None:
+    from pipeline.scorer import share_vectorizers
+
+    heads = suggester.bundle.heads
+    shared = share_vectorizers(heads)
+    assert shared["outcome"].vectorizer is shared["cause"].vectorizer
+    assert shared["recovery_agent"].vectorizer is not shared["cause"].vectorizer  # other view
+    texts = [r.text for r in _records(6)]
+    for scheme, head in heads.items():
+        for _ in range(2):  # the second call reuses the first transform
+            assert np.array_equal(shared[scheme].predict_proba(texts), head.predict_proba(texts))

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from pipeline.errors import InputError
 from pipeline.ingest.sections import join_sections
 from pipeline.record import Record
-from pipeline.views import RECOVERY_SECTIONS, scheme_segments, scheme_text
+from pipeline.sentences import prepare_records
+from pipeline.views import (
+    RECOVERY_SECTIONS,
+    TEXT_VIEWS,
+    line_sections,
+    scheme_segments,
+    scheme_text,
+)
 
 SECTIONS = {
     "what_happened": "Warfarin 5mg keyed instead of 0.5mg. Pharmacist queried the dose.",
@@ -99,3 +109,61 @@ def test_unknown_section_keys_fall_back_to_the_text() -> None:
 def test_unknown_view_is_an_input_error() -> None:
     with pytest.raises(InputError, match="text view 'sentences' is unknown"):
         scheme_text(_sea(), "sentences")
+
+
+def test_line_sections_follow_the_splitter() -> None:
+    text = (
+        "Practice: Example Surgery\n"
+        "Significant event analysis\n"
+        "1. What happened?\n"
+        "Dose keyed wrong.\n"
+        "Action taken: Script cancelled.\n"
+        "\n"
+        "What has been changed: New alert."
+    )
+    lines = line_sections(text)
+    assert [(line.section, line.narrative) for line in lines] == [
+        ("what_happened", False),  # preamble metadata
+        ("what_happened", False),  # a title: what happened has its own heading and text
+        ("what_happened", False),  # the heading alone
+        ("what_happened", True),
+        ("action_taken", True),
+        ("changes", True),
+    ]
+    action = lines[4]
+    assert text[action.body_start : action.end].strip() == "Script cancelled."
+
+
+def test_line_sections_without_headings_have_no_section() -> None:
+    lines = line_sections("Dose keyed wrong.\nPharmacist rang.")
+    assert [(line.section, line.narrative) for line in lines] == [(None, True), (None, True)]
+
+
+def test_preamble_is_what_happened_when_no_heading_says_it() -> None:
+    lines = line_sections("Rota gap on the day.\n\nImmediate action taken: Reviewed the rota.")
+    assert [(line.section, line.narrative) for line in lines] == [
+        ("what_happened", True),
+        ("action_taken", True),
+    ]
+
+
+def test_labelled_sentences_lie_in_the_segments_of_their_section(project_root: Path) -> None:
+    lines = (project_root / "data" / "sample" / "gp-near-miss-sample.jsonl").read_text()
+    records = [
+        Record.model_validate({k: v for k, v in json.loads(line).items() if k != "codes"})
+        for line in lines.splitlines()[:150]
+    ]
+    records += [
+        Record(id="h", text=join_sections(SECTIONS)),
+        Record(id="i", text="Rota gap on the day.\n\nImmediate action taken: Reviewed the rota."),
+    ]
+    for ready in prepare_records(records, redact=False):
+        for view in TEXT_VIEWS:
+            segments = scheme_segments(ready.record, view)
+            for sentence, section in zip(*ready.view(view), strict=True):
+                assert any(s.section == section and sentence in s.text for s in segments), (
+                    ready.record.id,
+                    view,
+                    sentence,
+                    section,
+                )
