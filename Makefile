@@ -48,6 +48,7 @@ test-quick: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy pipeline training
 
 format: install
 	$(BIN)/ruff format .

@@ -227,7 +227,7 @@ def memory_zone(nlp: Language) -> Iterator[None]:
         The pipeline, usually :func:`load_nlp`.
     """
     with _ZONE_LOCK:
-        if nlp.vocab.in_memory_zone:
+        if nlp.vocab.in_memory_zone:  # type: ignore[attr-defined]  # not in spaCy's stubs
             yield
             return
         with nlp.memory_zone():
@@ -251,7 +251,7 @@ def prime_tokenizer(texts: Sequence[str]) -> None:
         return
     nlp = load_nlp()
     with _ZONE_LOCK:
-        if nlp.vocab.in_memory_zone:
+        if nlp.vocab.in_memory_zone:  # type: ignore[attr-defined]  # not in spaCy's stubs
             return
         for text in texts[: max(0, PRIME_TEXTS - _primed[0])]:
             if len(text) <= nlp.max_length:
@@ -319,7 +319,7 @@ def _count(n: int) -> None:
     """Count texts processed; after :data:`REBUILD_TEXTS`, the next pipeline is a new one."""
     with _ZONE_LOCK:
         _processed[0] += n
-        if _processed[0] >= REBUILD_TEXTS and not load_nlp().vocab.in_memory_zone:
+        if _processed[0] >= REBUILD_TEXTS and not load_nlp().vocab.in_memory_zone:  # type: ignore[attr-defined]
             load_nlp.cache_clear()
             _processed[0] = _primed[0] = 0
 
