@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import ValidationError
 
 from pipeline.errors import InputError
-from pipeline.jsonl import iter_jsonl
-from pipeline.record import LabelledRecord
+from pipeline.record import LabelledRecord, iter_labelled
 from pipeline.redact import redact_texts
 from pipeline.taxonomy import Scheme, Taxonomy
 
@@ -134,27 +132,11 @@ def load_dataset(path: Path, taxonomy: Taxonomy) -> Dataset:
 def _read_records(path: Path, taxonomy: Taxonomy) -> list[LabelledRecord]:
     """Validate every line; fail on the first bad one, naming the file and line."""
     records: list[LabelledRecord] = []
-    first_line: dict[str, int] = {}
-    for number, raw in iter_jsonl(path):
+    for number, record in iter_labelled(path):
         where = f"{path}, line {number}"
-        try:
-            record = LabelledRecord.model_validate(raw)
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "record"
-            raise InputError(
-                f"{where}: field '{field}' {first['msg'].lower()}; labelled data needs id, text "
-                "and codes ({scheme: [code, ...]})"
-            ) from None
-        if record.id in first_line:
-            raise InputError(
-                f"{where}: id '{record.id}' is already on line {first_line[record.id]}; keep "
-                "one line per record"
-            )
         if not record.text.strip():
             raise InputError(f"{where}: record '{record.id}' has an empty text; remove the line")
         taxonomy.check_codes(record.codes, where)
-        first_line[record.id] = number
         records.append(record)
     if not records:
         raise InputError(f"{path}: no labelled records; nothing to train on")
