@@ -62,12 +62,12 @@ REBUILD_TEXTS = 20_000
 _TEXT_KEY = "nearmiss_text"
 _MARKUP_KEY = "nearmiss_markup"
 
-# Only real HTML tag names count: angle brackets round anything else ("<Mrs Jones>", "eGFR <30")
-# are text, so that no name hides in a false tag.
+# Only real HTML tag names (and namespaced XML ones, "<w:t>", "<o:p>") count: angle brackets round
+# anything else ("<Mrs Jones>", "eGFR <30") are text, so that no name hides in a false tag.
 _TAGS = (
     "a abbr address article aside b bdi bdo big blockquote body br caption center cite code col"
     " colgroup dd del details dfn div dl dt em figcaption figure font footer form h1 h2 h3 h4 h5 h6"
-    " head header hr html i img input ins kbd label li link main mark meta nav o:p ol p pre q s"
+    " head header hr html i img input ins kbd label li link main mark meta nav ol p pre q s"
     " samp section small span strike strong style sub summary sup table tbody td tfoot th thead"
     " time title tr tt u ul var wbr"
 )
@@ -81,7 +81,8 @@ _BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
 _ATTRIBUTE = r"""\s+[\w:.-]+(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>]+))?"""
 #: An HTML tag (with well-formed attributes), comment or character reference.
 MARKUP = re.compile(
-    rf"<(?:/?(?:{'|'.join(sorted(_TAGS.split(), key=len, reverse=True))})\b(?:{_ATTRIBUTE})*\s*/?"
+    rf"<(?:/?(?:{'|'.join(sorted(_TAGS.split(), key=len, reverse=True))}|[A-Za-z][\w.-]*:[\w.-]+)"
+    rf"\b(?:{_ATTRIBUTE})*\s*/?"
     r"|!--.*?--)>|&(?:[A-Za-z][A-Za-z\d]{1,31}|#\d{1,7}|#[xX][\da-fA-F]{1,6});",
     re.IGNORECASE | re.DOTALL,
 )

@@ -314,6 +314,7 @@ def test_redaction_is_safe_from_threads_and_inside_a_memory_zone() -> None:
         ),
         ("tel 07700&nbsp;900123, DOB&nbsp;12/03/1956", "tel [PHONE], DOB&nbsp;[DATE]"),
         ("Re: <Mrs Jones> rang", "Re: <Mrs [NAME]> rang"),
+        ("<w:t>Mrs Jones</w:t>", "<w:t>Mrs [NAME]</w:t>"),
     ],
 )
 def test_names_next_to_markup_are_fully_redacted(text: str, expected: str) -> None:
