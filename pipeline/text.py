@@ -48,9 +48,9 @@ T = TypeVar("T")
 MAX_LENGTH = 5_000_000
 #: Name of the redaction component in the pipeline.
 REDACTOR = "nearmiss_redactor"
-#: Texts per memory zone in :func:`map_docs`: starting a zone then costs nothing, and the words
-#: a zone holds take well under a megabyte.
-ZONE_TEXTS = 1_024
+#: Texts per memory zone in :func:`map_docs`: a zone reuses the words its texts share, and the
+#: words it holds take a few megabytes at most.
+ZONE_TEXTS = 4_096
 #: Narratives per pipeline whose redacted text primes the tokenizer (see :func:`prime_tokenizer`).
 PRIME_TEXTS = 2_000
 #: Texts after which :func:`map_docs` has :func:`load_nlp` build the pipeline afresh. Memory zones
