@@ -268,11 +268,13 @@ class ColdStartCalibration:
     threshold: float
 
 
-#: Per embedding model (its configured name, or the last part of its path): a logistic
-#: regression of "code applies" on the best sentence's cosine, pooled over the multi-label
-#: schemes of the synthetic GP sample, and the threshold where pooled F1 peaks. Each model
-#: spreads cosines differently (the static model's run 0.55 to 0.65, MiniLM's 0.3 to 0.5), so
-#: constants fitted for one would make the other select nearly every code.
+#: The fallback for bundles that record no calibration of their own (``nearmiss train`` fits
+#: one on the bundle's training data, embedder and taxonomy: ``training.cold_start``). Per
+#: embedding model (its configured name, or the last part of its path): a logistic regression
+#: of "code applies" on the best sentence's cosine, pooled over the multi-label schemes of the
+#: synthetic GP sample, and the threshold where pooled F1 peaks. Each model spreads cosines
+#: differently (the static model's run 0.55 to 0.65, MiniLM's 0.3 to 0.5), so constants fitted
+#: for one would make the other select nearly every code.
 COLD_START_CALIBRATIONS: dict[str, ColdStartCalibration] = {
     "all-MiniLM-L6-v2": ColdStartCalibration(center=0.72, slope=6.2, threshold=0.17),
     "minilm-static-256": ColdStartCalibration(center=1.23, slope=3.2, threshold=0.13),
@@ -285,6 +287,9 @@ def cold_start_calibration(
     embedder_model: str | None, recorded: Any = None
 ) -> ColdStartCalibration | None:
     """Return the cold-start calibration for a bundle, or None when none is known.
+
+    A calibration recorded in the bundle (fitted on its own training data, embedder and
+    taxonomy) comes first; the per-model table is the fallback for bundles without one.
 
     Parameters
     ----------
@@ -362,7 +367,8 @@ class ColdStartHead:
     A code is selected at the calibration's threshold or above (multi-label), or as the best
     code (single-label).
 
-    Scores are rough probabilities (see :data:`COLD_START_CALIBRATIONS`), comparable with a
+    Scores are rough probabilities (the bundle's fitted calibration, else
+    :data:`COLD_START_CALIBRATIONS`), comparable with a
     trained head's when the two are blended. Cold start is a weak coder (pooled F1 about 0.3 on
     the synthetic sample): it gives a reviewer a first guess, and gives way to trained heads as
     codes gain labels (see :func:`blend_weights`).
@@ -485,11 +491,27 @@ class ColdStartHead:
         ndarray of shape (n, k)
             Scores in [0, 1], columns in :attr:`codes` order; single-label rows sum to 1.
         """
+        return self._scale(self.best_cosines(groups))
+
+    def best_cosines(self, groups: Sequence[NDArray[np.floating[Any]]]) -> NDArray[np.float64]:
+        """Return each narrative's best sentence-to-prototype cosine per code (0 without any).
+
+        Parameters
+        ----------
+        groups : sequence of ndarray of shape (m_i, d)
+            For each narrative, the embeddings of the sentences of its text view.
+
+        Returns
+        -------
+        ndarray of shape (n, k)
+            The raw cosines a :class:`ColdStartCalibration` maps to scores (and is fitted on,
+            see ``training.cold_start``).
+        """
         best = np.zeros((len(groups), len(self.codes)), dtype=np.float64)
         for i, group in enumerate(groups):
             if len(group):
                 best[i] = self._cosines(group).max(axis=0)
-        return self._scale(best)
+        return best
 
     def decide(self, proba: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Select codes: at or above the calibration's threshold (multi-label), or the best."""

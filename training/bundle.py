@@ -11,6 +11,7 @@ Fixed seeds make it deterministic: the same data, taxonomy and embedder give byt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import platform
@@ -19,6 +20,9 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from pipeline.bundle import file_sha256, write_bundle
 from pipeline.bundle_metadata import (
@@ -33,16 +37,18 @@ from pipeline.bundle_metadata import (
 )
 from pipeline.embed import Embedder
 from pipeline.errors import BundleError, InputError
-from pipeline.head import HEAD_VIEWS
+from pipeline.head import HEAD_VIEWS, LinearView, SchemeHead
 from pipeline.head_state import head_to_state
 from pipeline.taxonomy import load_taxonomy
 from pipeline.views import TEXT_VIEWS, scheme_text
 from training.card import model_card
+from training.cold_start import fit_cold_start
 from training.dataset import MIN_POSITIVES, MIN_RECORDS, Dataset, SchemeData, load_dataset
+from training.evaluate import SchemeEvaluation, evaluate_codes
 from training.export import export_head
 from training.features import Corpus
 from training.head import default_estimator
-from training.scheme import fit_scheme
+from training.scheme import SchemeModel, fit_scheme
 
 __all__ = ["RECOVERY_SCHEMES", "THRESHOLD_MIN_POSITIVES", "default_text_view", "train_bundle"]
 
@@ -164,6 +170,7 @@ def train_bundle(
         infos[scheme_id] = info
         heads_json["schemes"][scheme_id] = params
         arrays.update(scheme_arrays)
+    cold_start = _cold_start(dataset, embedder, chosen)
     meta = BundleMetadata(
         format_version=FORMAT_VERSION,
         name=name or out_dir.resolve().name,
@@ -191,6 +198,7 @@ def train_bundle(
             "threshold_min_positives": THRESHOLD_MIN_POSITIVES,
             "cold_start_below": {"records": MIN_RECORDS, "positives_per_code": MIN_POSITIVES},
             "text_views": chosen,
+            **({"cold_start": cold_start} if cold_start is not None else {}),
             "seconds": round(time.perf_counter() - started, 1),
         },
         schemes=infos,
@@ -214,19 +222,27 @@ def _fit(
     if "embedding" in options["views"]:
         embeddings = embedder.encode(texts)
     started = time.perf_counter()
+    # A multi-label scheme of one code (present or not) is fitted beside its complement: a
+    # one-column label array reads as a binary target, not as one code. The code's own
+    # column is an independent one-vs-rest head, so keeping only it is exact.
+    single_code = scheme.multi_label and len(data.codes) == 1
+    y = np.column_stack([data.y, 1 - data.y]) if single_code else data.y
+    codes = (*data.codes, f"not_{data.codes[0]}") if single_code else data.codes
     model = fit_scheme(
         Corpus(texts, embeddings=embeddings),
-        data.y,
-        data.codes,
+        y,
+        codes,
         multi_label=scheme.multi_label,
         min_positives=THRESHOLD_MIN_POSITIVES,
         **options,
     )
     head = export_head(
-        model, scheme.id, y=data.y, text_view=text_view, min_positives=THRESHOLD_MIN_POSITIVES
+        model, scheme.id, y=y, text_view=text_view, min_positives=THRESHOLD_MIN_POSITIVES
     )
-    params, arrays = head_to_state(head)
     metrics = model.oof_metrics
+    if single_code:
+        head, metrics = _first_code(head, model, data.y)
+    params, arrays = head_to_state(head)
     logger.info(
         "Scheme %s: %d records, %s, out-of-fold micro-F1 %.3f macro-F1 %.3f (%.1f s)",
         *(scheme.id, len(texts), model.features, metrics.micro.f1, metrics.macro.f1),
@@ -253,6 +269,51 @@ def _fit(
         cv_metrics=metrics.to_dict(),
     )
     return info, params, arrays
+
+
+def _first_code(
+    head: SchemeHead, model: SchemeModel, y: NDArray[np.int64]
+) -> tuple[SchemeHead, SchemeEvaluation]:
+    """Keep the first code of a head fitted beside its complement, and score it alone."""
+    views = {
+        name: LinearView(view.coef[:1], view.intercept[:1], view.calibrators[:1])
+        for name, view in head.views.items()
+    }
+    assert head.thresholds is not None
+    thresholds = head.thresholds[:1]
+    kept = dataclasses.replace(
+        head,
+        codes=head.codes[:1],
+        views=views,
+        thresholds=thresholds,
+        n_positives=head.n_positives[:1],
+    )
+    members = model.features.split("+")
+    oof = np.mean([model.heads[view].oof_proba_[:, :1] for view in members], axis=0)
+    decided = (oof >= thresholds).astype(np.int64)
+    return kept, evaluate_codes(y, decided, kept.codes, oof)
+
+
+def _cold_start(
+    dataset: Dataset, embedder: Embedder, text_views: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Fit the bundle's cold-start calibration; return what metadata records, or None."""
+    started = time.perf_counter()
+    fit = fit_cold_start(dataset, embedder, text_views)
+    if fit is None:
+        logger.warning(
+            "Cold-start calibration not fitted (too few labelled code pairs, or definitions "
+            "that do not match the labels); suggest will use the embedding model's table"
+        )
+        return None
+    c = fit.calibration
+    logger.info(
+        "Cold-start calibration fitted on %d pairs of %d records (%s): center %.3f, slope %.2f, "
+        "threshold %.3f (%.1f s)",
+        *(fit.n_pairs, fit.n_records, ", ".join(fit.schemes), c.center, c.slope, c.threshold),
+        time.perf_counter() - started,
+    )
+    return fit.to_dict()
 
 
 def _cold_info(data: SchemeData, text_view: str) -> SchemeInfo:

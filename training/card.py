@@ -77,13 +77,12 @@ def model_card(metadata: BundleMetadata) -> str:
     lines += [_scheme_row(scheme_id, info) for scheme_id, info in metadata.schemes.items()]
     lines += _per_code(metadata)
     cold = [(s, i) for s, i in metadata.schemes.items() if i.cold_start]
-    if cold:
-        lines += ["", "## Cold start", ""]
-        lines += [
-            f"- `{scheme_id}` is scored from its code definitions and examples only: "
-            f"{info.cold_start_reason}."
-            for scheme_id, info in cold
-        ]
+    lines += ["", "## Cold start", "", _cold_start_line(metadata)]
+    lines += [
+        f"- `{scheme_id}` is scored from its code definitions and examples only: "
+        f"{info.cold_start_reason}."
+        for scheme_id, info in cold
+    ]
     lines += [
         "",
         "## Limits",
@@ -96,6 +95,26 @@ def model_card(metadata: BundleMetadata) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _cold_start_line(metadata: BundleMetadata) -> str:
+    """Say how cold-start cosines become scores: fitted on this bundle's data, or the table's."""
+    recorded = metadata.training.get("cold_start")
+    if not recorded:
+        return (
+            "- Cold-start scores (codes scored from their definitions and examples, blended out "
+            "as codes gain labels) use the embedding model's default calibration: the training "
+            "data had too few labelled code pairs to fit one."
+        )
+    fitted = recorded.get("fitted_on", {})
+    return (
+        "- Cold-start scores (codes scored from their definitions and examples, blended out as "
+        "codes gain labels) are calibrated on this bundle's training data: "
+        f"`expit({recorded['slope']:.2f} * (cosine - {recorded['center']:.3f}))`, selected at "
+        f"{recorded['threshold']:.3f}, fitted on {fitted.get('pairs', '?')} labelled "
+        f"(narrative, code) pairs of {fitted.get('records', '?')} records "
+        f"(out-of-fold pooled F1 {fitted.get('oof_f1', float('nan')):.3f})."
+    )
 
 
 def _scheme_row(scheme_id: str, info: SchemeInfo) -> str:

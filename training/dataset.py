@@ -186,6 +186,8 @@ def _cold_start_reason(data: SchemeData) -> str | None:
     n = len(data.rows)
     if n == 0:
         return "no records are labelled for it"
+    if not data.scheme.multi_label and len(data.codes) == 1:
+        return "a single-label scheme with one code: every narrative gets it, nothing to learn"
     if n < MIN_RECORDS:
         return f"only {n} labelled records; training needs at least {MIN_RECORDS}"
     rare = [

@@ -25,8 +25,9 @@ def training_summary(bundle_dir: Path, metadata: BundleMetadata, seconds: float)
     Returns
     -------
     dict
-        JSON-serialisable: bundle, name, taxonomy, records, embedder, seconds and, per scheme,
-        either its cross-validated scores or why it falls back to cold start.
+        JSON-serialisable: bundle, name, taxonomy, records, embedder, seconds, per scheme
+        either its cross-validated scores or why it falls back to cold start, and the cold-start
+        calibration fitted on the data (None when the fallback table is used).
     """
     schemes: dict[str, Any] = {}
     for scheme_id, info in metadata.schemes.items():
@@ -53,7 +54,16 @@ def training_summary(bundle_dir: Path, metadata: BundleMetadata, seconds: float)
         "embedder": metadata.embedder.model if metadata.embedder else None,
         "seconds": round(seconds, 1),
         "schemes": schemes,
+        "cold_start_calibration": _calibration(metadata),
     }
+
+
+def _calibration(metadata: BundleMetadata) -> dict[str, Any] | None:
+    """Return the cold-start calibration fitted on the training data, or None (table fallback)."""
+    recorded = metadata.training.get("cold_start")
+    if not recorded:
+        return None
+    return {key: recorded[key] for key in ("center", "slope", "threshold")}
 
 
 def format_training(summary: dict[str, Any]) -> str:
@@ -73,6 +83,17 @@ def format_training(summary: dict[str, Any]) -> str:
             f"  {scheme:<{width}}  {entry['records']:5d} records  {entry['features']:<15}"
             f"  micro-F1 {entry['micro_f1']:.3f}  macro-F1 {entry['macro_f1']:.3f}"
             f"  Brier {entry['brier']:.3f}  ECE {entry['ece']:.3f}"
+        )
+    calibration = summary.get("cold_start_calibration")
+    if calibration:
+        lines.append(
+            f"Cold-start calibration fitted on this data: center {calibration['center']:.3f}, "
+            f"slope {calibration['slope']:.2f}, threshold {calibration['threshold']:.3f}"
+        )
+    else:
+        lines.append(
+            "Cold-start calibration: too few labelled code pairs to fit one; the embedding "
+            "model's default is used"
         )
     lines.append(f"Model card: {Path(summary['bundle']) / 'CARD.md'}")
     return "\n".join(lines)

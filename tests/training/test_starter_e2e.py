@@ -67,6 +67,11 @@ def test_every_scheme_is_trained_and_scored(
     assert meta.embedder.identity == Embedder.from_settings().spec.identity  # the default
     assert meta.training_data.synthetic and meta.training_data.n_records == 477
     assert meta.schemes["recovery_agent"].text_view == "recovery"
+    calibration = meta.training["cold_start"]  # fitted on the sample, not the fallback table
+    assert calibration["fitted_on"]["records"] == 477 and calibration["slope"] > 0
+    assert summary["cold_start_calibration"] == {
+        key: calibration[key] for key in ("center", "slope", "threshold")
+    }
     bundle = load_bundle(first)
     assert set(bundle.heads) == set(schemes)
 
