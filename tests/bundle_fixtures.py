@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.embed import Embedder, EmbedderSpec
+from pipeline.starter import CONCEPT_DATA, SAMPLE_DATA, STARTER_TAXONOMY
+from tests.conftest import TINY_TAXONOMY
 from tests.pipeline.test_embed import HashEncoder
 
 FAKE_DIM = 16
@@ -72,3 +74,41 @@ def write_labelled(path: Path, records: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+#: The tiny taxonomy plus a ``recovery_agent`` scheme, the scheme a tiny concept set labels.
+STARTER_TAXONOMY_TEXT = (
+    TINY_TAXONOMY
+    + """\
+  - id: recovery_agent
+    title: Recovery agent
+    multi_label: true
+    codes:
+      - {id: human, label: Relied on someone, definition: Someone noticed by luck or initiative.}
+      - {id: designed, label: Designed defence, definition: A check that happens every time.}
+"""
+)
+_AGENT_SIGNALS = {
+    "human": ("luckily", "happened to notice", "remembered", "thought it looked odd"),
+    "designed": ("the interlock blocked it", "alarm", "mandatory checklist", "inspection"),
+}
+
+
+def tiny_concepts(n: int = 24) -> list[dict[str, Any]]:
+    """Concept records labelled for outcome (the starter drops it) and recovery_agent."""
+    records = []
+    for i in range(n):
+        agent = "human" if i % 2 else "designed"
+        text = f"Near miss at the works: {_AGENT_SIGNALS[agent][i % 4]}, stopped in time ({i})."
+        codes = {"outcome": ["near_miss"], "recovery_agent": [agent]}
+        records.append({"id": f"c{i:03d}", "text": text, "domain": "works", "codes": codes})
+    return records
+
+
+def write_starter_project(root: Path, n_sample: int = 30, n_concepts: int = 24) -> Path:
+    """Write a project root whose shipped sample, concept set and taxonomy are tiny; return it."""
+    write_labelled(root / SAMPLE_DATA, tiny_labelled(n_sample))
+    write_labelled(root / CONCEPT_DATA, tiny_concepts(n_concepts))
+    (root / STARTER_TAXONOMY).parent.mkdir(parents=True, exist_ok=True)
+    (root / STARTER_TAXONOMY).write_text(STARTER_TAXONOMY_TEXT, encoding="utf-8")
+    return root

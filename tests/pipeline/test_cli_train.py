@@ -13,7 +13,12 @@ from pipeline.bundle import HEADS_ARRAYS, read_metadata
 from pipeline.cli import app
 from pipeline.config import get_settings
 from pipeline.embed import Embedder
-from tests.bundle_fixtures import fake_embedder, tiny_labelled, write_labelled
+from tests.bundle_fixtures import (
+    fake_embedder,
+    tiny_labelled,
+    write_labelled,
+    write_starter_project,
+)
 
 runner = CliRunner()
 
@@ -127,13 +132,9 @@ def test_bad_options_exit_1(args: list[str], message: str) -> None:
 
 
 def test_train_starter_rebuilds_the_starter(
-    tmp_path: Path, tiny_taxonomy_file: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "project"
-    write_labelled(root / "data/sample/gp-near-miss-sample.jsonl", tiny_labelled(30))
-    taxonomy = root / "taxonomies/gp-near-miss/v1.yaml"
-    taxonomy.parent.mkdir(parents=True)
-    taxonomy.write_bytes(tiny_taxonomy_file.read_bytes())
+    root = write_starter_project(tmp_path / "project")
     monkeypatch.setenv("NEARMISS_PROJECT_ROOT", str(root))
     get_settings.cache_clear()
     result = _train("--starter", "--json")

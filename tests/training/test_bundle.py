@@ -1,8 +1,12 @@
-"""Training bundles: export equals the fitted model, metadata, card, determinism, starter."""
+"""Training bundles: export equals the fitted model, metadata, card, determinism.
+
+The starter bundle's tests are in ``test_starter.py``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -11,18 +15,12 @@ import pytest
 
 from pipeline.bundle import CARD_FILE, HEADS_ARRAYS, HEADS_PARAMS, load_bundle, read_metadata
 from pipeline.bundle_metadata import taxonomy_fingerprint
-from pipeline.config import Settings
 from pipeline.errors import BundleError, InputError
+from pipeline.head import ColdStartHead, pool_sentence_vectors
 from pipeline.head_state import head_from_state, head_to_state
-from pipeline.starter import (
-    SAMPLE_DATA,
-    STARTER_NAME,
-    STARTER_TAXONOMY,
-    ensure_starter_bundle,
-    starter_staleness,
-)
+from pipeline.scorer import SchemeScorer
 from pipeline.taxonomy import load_taxonomy
-from tests.bundle_fixtures import fake_embedder, fake_model_dir, tiny_labelled, write_labelled
+from tests.bundle_fixtures import fake_embedder, tiny_labelled, write_labelled
 from tests.training.conftest import CODES, FakeEmbedder, make_narratives
 from training.bundle import train_bundle
 from training.export import export_head
@@ -80,12 +78,75 @@ def test_exported_single_label_head_equals_the_model(calibration: str) -> None:
         assert head.thresholds is None
 
 
-def test_the_sentences_view_cannot_be_exported() -> None:
+def _sentence_corpus(texts: list[str]) -> Corpus:
+    """Texts, their embeddings and their sentences' vectors pooled as a bundle pools them."""
+    embedder = FakeEmbedder()
+    groups = [[s for s in text.split(". ") if s] for text in texts]
+    vectors = embedder.encode([s for group in groups for s in group])
+    bounds = np.cumsum([0, *(len(group) for group in groups)])
+    return Corpus(
+        tuple(texts),
+        embeddings=embedder.encode(texts),
+        sentence_features=pool_sentence_vectors(vectors, bounds),
+    )
+
+
+@pytest.mark.parametrize("multi_label", [True, False])
+def test_exported_sentences_view_equals_the_model(multi_label: bool) -> None:
+    texts, y = make_narratives(90, seed=5)
+    labels = y if multi_label else np.eye(3, dtype=np.int64)[y[:, 0] + 2 * (y[:, 0] == 0) * y[:, 1]]
+    corpus = _sentence_corpus(texts)
+    model = fit_scheme(corpus, labels, CODES, multi_label=multi_label, cv=3, random_state=0)
+    assert {"sentences", "tfidf+sentences", "tfidf+embedding+sentences"} <= set(model.candidates)
+    probe = _sentence_corpus(make_narratives(30, seed=9)[0])
+    for features in model.candidates:
+        variant = dataclasses.replace(model, features=features)
+        head = export_head(variant, "cause", y=labels, text_view="full", min_positives=20)
+        params, arrays = head_to_state(head)
+        head = head_from_state("cause", json.loads(json.dumps(params)), arrays)
+        assert head.features == features
+        assert head.uses_sentences == ("sentences" in features)
+        for data in (corpus, probe):
+            proba = head.predict_proba(data.texts, data.embeddings, data.sentence_features)
+            np.testing.assert_allclose(proba, variant.predict_proba(data), rtol=0, atol=1e-9)
+            assert (head.decide(proba) == variant.predict(data).astype(bool)).all()
+
+
+def test_a_sentences_head_needs_pooled_sentence_vectors() -> None:
     texts, y = make_narratives(40, seed=3)
-    corpus = Corpus(tuple(texts), sentence_features=np.random.default_rng(0).normal(size=(40, 4)))
+    corpus = _sentence_corpus(texts)
     model = fit_scheme(corpus, y, CODES, multi_label=True, views=("sentences",), cv=2)
-    with pytest.raises(InputError, match="cannot go into a bundle"):
-        export_head(model, "cause", y=y, text_view="full", min_positives=20)
+    head = export_head(model, "cause", y=y, text_view="full", min_positives=20)
+    with pytest.raises(InputError, match="uses pooled sentence vectors"):
+        head.predict_proba(corpus.texts, corpus.embeddings)
+    assert corpus.embeddings is not None
+    with pytest.raises(InputError, match="pooled sentence vectors of shape"):
+        head.predict_proba(corpus.texts, corpus.embeddings, corpus.embeddings)
+
+
+def test_the_scorer_pools_sentences_as_training_does() -> None:
+    texts, y = make_narratives(60, seed=6)
+    groups = [[s for s in text.split(". ") if s] for text in texts]
+    groups[0] = []  # a narrative with no sentence in its view pools to zeros, in both places
+    embedder = FakeEmbedder()
+    vectors = embedder.encode([s for group in groups for s in group])
+    bounds = np.cumsum([0, *(len(group) for group in groups)])
+    corpus = Corpus(tuple(texts), sentence_features=pool_sentence_vectors(vectors, bounds))
+    model = fit_scheme(corpus, y, CODES, multi_label=True, views=("sentences",), cv=3)
+    head = export_head(model, "cause", y=y, text_view="full", min_positives=20)
+    cold = ColdStartHead("cause", CODES, True, np.eye(len(CODES), embedder.dim))
+    scorer = SchemeScorer(cold, head)
+    split = [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    sentences = [s for group in groups for s in group]
+    proba, sentence_proba = scorer.score(texts, None, sentences, vectors, bounds.tolist())
+    w = scorer.weights
+    expected = w * model.predict_proba(corpus) + (1 - w) * cold.predict_proba(split)
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(scorer.proba(texts, None, split), expected, rtol=0, atol=1e-9)
+    # A sentence scored alone is a narrative whose one sentence is that sentence.
+    alone = Corpus(tuple(sentences), sentence_features=np.hstack([vectors, vectors]))
+    expected = w * model.predict_proba(alone) + (1 - w) * cold.sentence_proba(vectors)
+    np.testing.assert_allclose(sentence_proba, expected, rtol=0, atol=1e-9)
 
 
 @pytest.fixture
@@ -122,7 +183,11 @@ def test_train_writes_a_loadable_bundle_with_full_metadata(
     cause = meta.schemes["cause"]
     assert not cause.cold_start and cause.text_view == "full"
     assert cause.features in cause.candidates
-    assert set(cause.candidates) == {"tfidf", "embedding", "tfidf+embedding"}
+    assert set(cause.candidates) == {
+        "+".join(views)
+        for size in (1, 2, 3)
+        for views in itertools.combinations(("tfidf", "embedding", "sentences"), size)
+    }
     assert cause.thresholds is not None and set(cause.thresholds) == {"staffing", "it_design"}
     assert cause.cv_metrics is not None
     assert {"micro", "macro", "codes", "calibration"} <= set(cause.cv_metrics)
@@ -196,7 +261,7 @@ def test_the_card_of_synthetic_and_real_data(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"views": ("sentences",)}, "must be one or more of"),
+        ({"views": ("chars",)}, "must be one or more of"),
         ({"text_views": {"cause": "changes"}}, "text views .* are unknown"),
     ],
 )
@@ -209,53 +274,3 @@ def test_bad_options_are_refused(
 ) -> None:
     with pytest.raises(InputError, match=message):
         _train(tmp_path, labelled, tiny_taxonomy_file, **kwargs)
-
-
-@pytest.fixture
-def project(tmp_path: Path, tiny_taxonomy_file: Path) -> Settings:
-    """A project root whose shipped sample and taxonomy are the tiny ones."""
-    root = tmp_path / "project"
-    write_labelled(root / SAMPLE_DATA, tiny_labelled(30))
-    (root / STARTER_TAXONOMY).parent.mkdir(parents=True)
-    (root / STARTER_TAXONOMY).write_bytes(tiny_taxonomy_file.read_bytes())
-    return Settings(
-        project_root=root,
-        cache_dir=tmp_path / "cache",
-        embedding_model=str(fake_model_dir(tmp_path)),
-    )
-
-
-def test_the_starter_is_built_on_first_use_then_reused(project: Settings, tmp_path: Path) -> None:
-    embedder = fake_embedder(tmp_path)
-    assert starter_staleness(project, embedder.spec) == "it is missing or unreadable"
-    path = ensure_starter_bundle(project, embedder=embedder)
-    assert path == project.project_root / "models" / STARTER_NAME
-    assert read_metadata(path).name == STARTER_NAME
-    assert starter_staleness(project, embedder.spec) is None
-    assert starter_staleness(project) is None  # the settings' model is the same fake
-    stamp = (path / HEADS_ARRAYS).stat().st_mtime_ns
-    assert ensure_starter_bundle(project, embedder=embedder) == path
-    assert (path / HEADS_ARRAYS).stat().st_mtime_ns == stamp
-    card = (path / CARD_FILE).read_text()
-    assert "Trained on synthetic data" in card
-
-
-def test_the_starter_is_rebuilt_identically_when_its_sample_changes(
-    project: Settings, tmp_path: Path
-) -> None:
-    embedder = fake_embedder(tmp_path)
-    path = ensure_starter_bundle(project, embedder=embedder)
-    heads = {name: (path / name).read_bytes() for name in (HEADS_ARRAYS, HEADS_PARAMS)}
-    sample = project.project_root / SAMPLE_DATA
-    sample.write_text(sample.read_text() + "\n")  # same records, new bytes
-    assert starter_staleness(project, embedder.spec) == "the shipped sample changed"
-    ensure_starter_bundle(project, embedder=embedder)
-    assert starter_staleness(project, embedder.spec) is None
-    for name, content in heads.items():
-        assert (path / name).read_bytes() == content
-
-
-def test_a_missing_sample_says_what_to_restore(project: Settings, tmp_path: Path) -> None:
-    (project.project_root / SAMPLE_DATA).unlink()
-    with pytest.raises(Exception, match="Cannot build the starter bundle: .* is missing"):
-        ensure_starter_bundle(project, embedder=fake_embedder(tmp_path))

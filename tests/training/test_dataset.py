@@ -64,6 +64,19 @@ def test_an_absent_scheme_is_not_labelled_and_empty_means_none_apply(
     assert cause.y[0].tolist() == [0, 0]
 
 
+def test_records_labelling_some_schemes_join_only_those(tmp_path: Path, taxonomy: Taxonomy) -> None:
+    # As the starter's concept set is appended to its sample: labelled for one scheme only.
+    records = tiny_labelled(24)
+    for record in records[12:]:
+        del record["codes"]["outcome"]
+    dataset = _load(tmp_path, taxonomy, records)
+    outcome, cause = dataset.schemes["outcome"], dataset.schemes["cause"]
+    assert outcome.rows.tolist() == list(range(12)) and outcome.skipped == 0
+    assert len(outcome.y) == 12
+    assert cause.rows.tolist() == list(range(24))
+    assert dataset.trainable == ("outcome", "cause")
+
+
 def test_single_label_records_labelled_empty_are_left_out(
     tmp_path: Path, taxonomy: Taxonomy
 ) -> None:

@@ -1,12 +1,14 @@
 """The starter bundle from the shipped sample with the real default model (slow: e2e).
 
 Runs ``nearmiss train`` as a user does, twice, into temporary folders (never into ``models/``), and
-checks that the heads are byte-identical and the metadata and card say what they must. Vectors
+checks that the heads are byte-identical and the metadata and card say what they must. Then
+builds the starter itself (sample plus concept set) under a temporary project root. Vectors
 come from the configured embedding cache, so a warm cache makes this quick.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -15,8 +17,18 @@ from pathlib import Path
 import pytest
 
 from pipeline.bundle import CARD_FILE, HEADS_ARRAYS, HEADS_PARAMS, load_bundle, read_metadata
+from pipeline.config import Settings
 from pipeline.embed import Embedder
-from pipeline.starter import SAMPLE_DATA, STARTER_TAXONOMY
+from pipeline.starter import (
+    CONCEPT_DATA,
+    CONCEPT_SCHEMES,
+    SAMPLE_DATA,
+    STARTER_TAXONOMY,
+    STARTER_TRAINING_NAME,
+    build_starter_bundle,
+    starter_staleness,
+    starter_training_data,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +109,34 @@ def test_evaluate_runs_on_the_sample(two_builds: tuple[Path, Path, dict[str, obj
     assert payload["data"]["records"] == 477
     for scheme in payload["schemes"].values():
         assert scheme["micro"]["f1"] > 0.5 and scheme["calibration"]["brier"] < 0.25
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
+    """The starter built under a temporary project root that links to the shipped files."""
+    root = tmp_path_factory.mktemp("project")
+    for name in ("data", "taxonomies"):
+        (root / name).symlink_to(ROOT / name)
+    (root / "models").mkdir()
+    (root / "models" / "embedders").symlink_to(ROOT / "models" / "embedders")
+    settings = Settings(project_root=root)
+    return build_starter_bundle(settings), settings
+
+
+def test_the_starter_learns_the_recovery_schemes_from_the_concept_set_too(
+    starter: tuple[Path, Settings],
+) -> None:
+    path, settings = starter
+    meta = read_metadata(path)
+    data = meta.training_data
+    assert data.path_name == STARTER_TRAINING_NAME and data.synthetic
+    assert data.sha256 == hashlib.sha256(starter_training_data(settings)).hexdigest()
+    n_concepts = len((ROOT / CONCEPT_DATA).read_text(encoding="utf-8").splitlines())
+    assert data.n_records == 477 + n_concepts
+    for scheme, info in meta.schemes.items():
+        assert not info.cold_start
+        assert info.n_records == (477 + n_concepts if scheme in CONCEPT_SCHEMES else 477), scheme
+    assert meta.schemes["recovery_agent"].cv_metrics is not None
+    assert meta.schemes["recovery_agent"].cv_metrics["macro"]["f1"] > 0.75
+    assert STARTER_TRAINING_NAME in (path / CARD_FILE).read_text(encoding="utf-8")
+    assert starter_staleness(settings) is None
