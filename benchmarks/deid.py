@@ -1,7 +1,9 @@
 """De-identification benchmark: speed, per-label recall and precision, leak rate.
 
 Runs :func:`pipeline.redact.find_identifiers` over ``data/deid/eval.jsonl`` (synthetic, made by
-``benchmarks/make_deid_eval.py``) and prints:
+``benchmarks/make_deid_eval.py``) and prints the figures below. Tune the rules on the ``dev``
+split (``--data data/deid/dev.jsonl``, another seed) and report them on ``eval``, so that the
+reported figures are not tuned on.
 
 * narratives/s: best of ``--repeats`` timed passes of ``redact_texts`` over the set repeated
   ``--scale`` times, after a warm-up; wall clock and per CPU-second (the latter is steadier on a

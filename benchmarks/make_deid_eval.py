@@ -7,10 +7,21 @@ Clinical content that must survive redaction (drugs and doses, eponyms, test val
 times, roles, clinical systems, services, month-only dates, hospitals named after people) is mixed
 in as hard negatives and carries no span.
 
-Run (seeded, deterministic for a given Faker version)::
+Hard cases are mixed in too: a title at the end of a line with the name on the next ("Dr\nPatel"),
+"Surname, Firstname" headings and lists, names in HTML table cells, in tag attributes
+(``<img alt="...">``) and in non-HTML tags (``<patient>...</patient>``), initials that are also
+abbreviations ("Amy Morris (AM)", "initials GP"); and their hard negatives: the same shapes
+holding clinical words, drugs, abbreviations ("AM appt", "DN to visit") and place or organisation
+words that are also surnames ("Boots", "Lloyds", "Reading").
+
+Two splits, from two seeds, so that the rules are tuned on one set and measured on another:
+``dev`` (seed 1, ``data/deid/dev.jsonl``) for looking at misses and false positives while
+changing the redactor, and ``eval`` (seed 20250, ``data/deid/eval.jsonl``) for the figures
+reported by ``benchmarks/deid.py``. Run (seeded, deterministic for a given Faker version)::
 
     .venv/bin/python benchmarks/make_deid_eval.py                 # data/deid/eval.jsonl
-    .venv/bin/python benchmarks/make_deid_eval.py --seed 1 --n 800 --out /tmp/dev.jsonl
+    .venv/bin/python benchmarks/make_deid_eval.py --split dev     # data/deid/dev.jsonl
+    .venv/bin/python benchmarks/make_deid_eval.py --seed 7 --n 2000 --out /tmp/more.jsonl
 
 Labels: NHS_NUMBER, DATE, PHONE, EMAIL, POSTCODE, ADDRESS, HOSPITAL_NUMBER, NAME, INITIALS.
 Titles ("Mrs", "Dr") stay outside NAME spans; month-only and year-only mentions are not DATEs.
@@ -30,6 +41,8 @@ from pathlib import Path
 from faker import Faker
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Seed of each split: ``dev`` for tuning the rules, ``eval`` for the reported figures.
+SPLIT_SEEDS = {"dev": 1, "eval": 20250}
 Piece = tuple[str, str | None]
 
 GAZ_SOURCE_LOCALES = ("en_GB", "en_US", "en_IE", "en_NZ", "en_IN", "pl_PL", "ga_IE")
@@ -265,6 +278,12 @@ INITIAL_CUES = [
 ]
 
 
+#: Initials that are also abbreviations: "AM" (morning), "GP", "DN" (district nurse), "MS"...
+CLASH_INITIALS = ["AM", "PM", "GP", "DN", "MS", "AF", "LD", "DM", "HB", "CK", "MG", "BP", "RA"]
+#: Titles that end a line in hard cases ("seen by Dr\nPatel").
+EOL_TITLES = ["Dr", "Dr.", "Nurse", "Sister", "Mrs", "Mr", "Ms", "dr", "Prof"]
+
+
 class Ctx:
     """Per-narrative state: the patient and staff mentioned, kept consistent across sentences."""
 
@@ -275,6 +294,14 @@ class Ctx:
         self.pt_title = rng.choice(HON_TITLES)
         self.staff = [first_name(rng) for _ in range(3)]
         self.staff_last = [surname(rng) for _ in range(3)]
+        # A member of staff whose initials are also an abbreviation ("Amy Morris (AM)").
+        self.clash = rng.choice(CLASH_INITIALS)
+        self.clash_first = _starting(rng, COMMON_FIRST + RARE_FIRST, self.clash[0])
+        self.clash_last = _starting(rng, SURNAMES, self.clash[1])
+
+
+def _starting(rng: random.Random, pool: list[str], letter: str) -> str:
+    return rng.choice([n for n in pool if n.startswith(letter)])
 
 
 def first_name(rng: random.Random) -> str:
@@ -440,6 +467,25 @@ def initials(ctx: Ctx, who: str) -> list[Piece]:
     return [(_initials(ctx, f, s), "INITIALS")]
 
 
+def inverted(ctx: Ctx, who: int) -> list[Piece]:
+    """A "Surname, Firstname" heading or list item: two NAME spans, the comma between them."""
+    first, last = (ctx.pt_first, ctx.pt_last) if who < 0 else (ctx.staff[who], ctx.staff_last[who])
+    if ctx.rng.random() < 0.15:
+        last = last.upper()
+    return [(last, "NAME"), (", ", None), (first, "NAME")]
+
+
+def eol_title(ctx: Ctx) -> list[Piece]:
+    """A title at the end of a line, the name on the next ("Dr\nPatel", "Nurse\nO'Brien")."""
+    i = ctx.rng.randrange(3)
+    first, last = ctx.staff[i], ctx.staff_last[i]
+    name = last if ctx.rng.random() < 0.7 else f"{first} {last}"
+    title = ctx.rng.choice(EOL_TITLES)
+    if ctx.lower:
+        title, name = title.lower(), name.lower()
+    return [(title + ctx.rng.choice(["\n", "\n", " \n", "\r\n"]), None), (name, "NAME")]
+
+
 def plain(values: list[str] | Callable[[random.Random], str]) -> Callable[[Ctx], list[Piece]]:
     if callable(values):
         return lambda c: [(values(c.rng), None)]
@@ -456,6 +502,20 @@ SLOTS: dict[str, Callable[[Ctx], list[Piece]]] = {
     "REL_FIRST": lambda c: [(_case(c, first_name(c.rng)), "NAME")],
     "AMBIG": ambig,
     "PT_INIT": lambda c: initials(c, "pt"),
+    "PT_LAST": lambda c: [(c.pt_last, "NAME")],
+    "PT_FIRST": lambda c: [(c.pt_first, "NAME")],
+    "ST_LAST": lambda c: [(c.staff_last[2], "NAME")],
+    "PT_INV": lambda c: inverted(c, -1),
+    "ST_INV0": lambda c: inverted(c, 0),
+    "ST_INV1": lambda c: inverted(c, 1),
+    "ST_INV2": lambda c: inverted(c, 2),
+    "EOL_TNAME": eol_title,
+    "CLASH_FULL": lambda c: [(f"{c.clash_first} {c.clash_last}", "NAME")],
+    "CLASH_INIT": lambda c: [(c.clash, "INITIALS")],
+    "ABBREV": plain(["AM", "PM", "GP", "DN", "MS", "AF", "LD", "DM", "HB", "CK", "BP", "RA", "OT"]),
+    "PLACE": plain(
+        ["Reading", "Bath", "Wells", "Leeds", "Crewe", "Derby", "Luton", "Barking", "Preston"]
+    ),
     "ST_INIT": lambda c: initials(c, "staff"),
     "DOB": lambda c: [(a_date(c.rng, c.fake, dob=True), "DATE")],
     "DATE": lambda c: [(a_date(c.rng, c.fake), "DATE")],
@@ -603,18 +663,61 @@ FILLERS = [
     "Smear due in {YEAR}, not {MONTH}.",
 ]
 
+#: Hard cases: names that only layout or markup marks as names, and clashing initials.
+HARD_EVENTS = [
+    "Prescription checked by {EOL_TNAME} on {DATE}.",
+    "seen by {EOL_TNAME} who checked {TEST}.",
+    "Task sent to {EOL_TNAME} re {DRUG}.",
+    "Attendees: {ST_INV0}; {ST_INV1}; {ST_INV2}.",
+    "Staff involved:\n{ST_INV0}\n{ST_INV1}",
+    "<table><tr><td>{PT_LAST}</td><td>{DOB}</td><td>{NHS}</td></tr></table>",
+    "<tr><td>{PT_FULL}</td><td>{DRUG}</td></tr>",
+    "<table><tr><th>Surname</th><th>Forename</th></tr><tr><td>{PT_LAST}</td><td>{PT_FIRST}</td>"
+    "</tr></table>",
+    '<img alt="{PT_FULL}" src="scan.png"> scanned to the wrong record.',
+    '<span title="{ST_FULL}">{ROLE}</span> actioned the task.',
+    "<patient>{PT_FULL}</patient><dob>{DOB}</dob>",
+    "<record><surname>{PT_LAST}</surname><forename>{PT_FIRST}</forename></record>",
+    "{CLASH_FULL} ({CLASH_INIT}) rang re {DRUG}.",
+    "Error spotted by {CLASH_FULL} ({CLASH_INIT}), {ROLE}.",
+    "Signed off, initials {CLASH_INIT}.",
+]
+#: Closing lines naming the patient inverted, at the end of a narrative ("Re: Adeyemi, Olumide").
+CLOSERS = ["Re: {PT_INV}", "Patient: {PT_INV}", "{PT_INV}", "cc {ST_INV0}"]
+#: Hard negatives: the same shapes holding clinical words, abbreviations and places.
+HARD_FILLERS = [
+    "{ABBREV} appt booked with the GP; DN to visit {WEEKDAY}.",
+    "Bloods taken AM, results back PM; GP to review.",
+    "Rx collected from {PHARMACY}; Lloyds closed, Boots in {PLACE} had stock.",
+    "Referred to Royal Berkshire Hospital, Reading.",
+    "Pt moved from {PLACE} to {PLACE} last {MONTH}.",
+    "<table><tr><th>Drug</th><th>Dose</th></tr><tr><td>Ramipril</td><td>2.5mg od</td></tr>"
+    "<tr><td>Warfarin</td><td>as per INR</td></tr></table>",
+    "<tr><td>Pharmacy</td><td>Boots</td></tr><tr><td>Town</td><td>{PLACE}</td></tr>",
+    '<img alt="ECG trace" src="ecg.png"> filed to {SYSTEM}.',
+    "<drug>Apixaban</drug><dose>5mg bd</dose><status>Pending</status>",
+    "Seen by the Nurse\nPlan: repeat {TEST} in {SHORT}.",
+    "Passed to the Dr\nTo be reviewed {WEEKDAY}.",
+    "Warfarin, Apixaban and Ramipril reconciled.",
+    "Sertraline, Fluoxetine\nCitalopram, Mirtazapine",
+    "Hx {COND} ({ABBREV}), on {DRUG}.",
+    "Learning: {ABBREV} and {ABBREV} abbreviations avoided in handover.",
+]
+
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 
 
 def _typo(rng: random.Random, text: str) -> str:
+    """Swap two letters in about 4% of the longer words (never inside a tag: "<table>")."""
+
     def swap(m: re.Match[str]) -> str:
         w = m.group(0)
-        if len(w) < 5 or rng.random() > 0.04:
+        if w.startswith("<") or len(w) < 5 or rng.random() > 0.04:
             return w
         i = rng.randrange(1, len(w) - 2)
         return w[:i] + w[i + 1] + w[i] + w[i + 2 :]
 
-    return re.sub(r"[a-z]{5,}", swap, text)
+    return re.sub(r"<[^<>]*>|[a-z]{5,}", swap, text)
 
 
 def render(ctx: Ctx, templates: list[str]) -> tuple[str, list[dict[str, object]]]:
@@ -645,33 +748,46 @@ def render(ctx: Ctx, templates: list[str]) -> tuple[str, list[dict[str, object]]
 def narrative(rng: random.Random, fake: Faker) -> tuple[str, list[dict[str, object]]]:
     ctx = Ctx(rng, fake)
     if rng.random() < 0.12:  # no identifiers at all: only hard negatives
-        return render(ctx, rng.sample(FILLERS, rng.randint(2, 5)))
+        fillers = rng.sample(FILLERS, rng.randint(2, 5)) + rng.sample(
+            HARD_FILLERS, rng.randint(0, 2)
+        )
+        rng.shuffle(fillers)
+        return render(ctx, fillers)
     parts = (
         [rng.choice(OPENERS)]
         + rng.sample(EVENTS, rng.randint(1, 3))
         + rng.sample(FILLERS, rng.randint(1, 3))
     )
+    if rng.random() < 0.35:
+        parts.insert(rng.randint(1, len(parts)), rng.choice(HARD_EVENTS))
+    if rng.random() < 0.25:
+        parts.insert(rng.randint(1, len(parts)), rng.choice(HARD_FILLERS))
     if rng.random() < 0.3:
         rng.shuffle(parts)
+    if rng.random() < 0.1:
+        parts.append(rng.choice(CLOSERS))
     return render(ctx, parts)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=20250)
+    ap.add_argument("--split", choices=sorted(SPLIT_SEEDS), default="eval")
+    ap.add_argument("--seed", type=int, help="overrides the split's seed")
     ap.add_argument("--n", type=int, default=800)
-    ap.add_argument("--out", type=Path, default=ROOT / "data" / "deid" / "eval.jsonl")
+    ap.add_argument("--out", type=Path, help="default: data/deid/SPLIT.jsonl")
     args = ap.parse_args()
-    rng = random.Random(args.seed)
+    seed = SPLIT_SEEDS[args.split] if args.seed is None else args.seed
+    out = args.out or ROOT / "data" / "deid" / f"{args.split}.jsonl"
+    rng = random.Random(seed)
     fake = Faker("en_GB")
-    fake.seed_instance(args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", encoding="utf-8") as fh:
+    fake.seed_instance(seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
         for i in range(args.n):
             text, spans = narrative(rng, fake)
-            row = {"id": f"deid-{args.seed}-{i:04d}", "text": text, "spans": spans}
+            row = {"id": f"deid-{seed}-{i:04d}", "text": text, "spans": spans}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {args.n} narratives to {args.out}")
+    print(f"wrote {args.n} narratives to {out}")
 
 
 if __name__ == "__main__":

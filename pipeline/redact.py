@@ -1,4 +1,4 @@
-"""De-identification: find personal identifiers and replace them with typed placeholders.
+r"""De-identification: find personal identifiers and replace them with typed placeholders.
 
 Everything is rule-based and runs in a ``spacy.blank("en")`` pipeline (see
 :func:`pipeline.text.load_nlp`), so it works offline with no statistical model. Redaction happens
@@ -26,18 +26,26 @@ Placeholders (one per label):
     Hospital, lab and clinical-system numbers after a cue ("MRN", "hosp no", "EMIS no") and bare
     letter-and-digit or 6-9 digit identifiers ("RX1234567").
 ``[NAME]``
-    Names after titles and roles, gazetteer first names, unknown capitalised words in name
-    contexts (see :mod:`pipeline.redact_names`). Titles stay: "Mrs [NAME]".
+    Names after titles and roles (also a title ending a line: "Dr\nPatel"), gazetteer first
+    names, unknown capitalised words in name contexts (see :mod:`pipeline.redact_names`), and
+    names marked by layout: "Surname, Firstname" lists, table cells, XML elements and attribute
+    values that hold only a name, and other mentions of a name found so (see
+    :mod:`pipeline.redact_layout`). Titles stay: "Mrs [NAME]".
 ``[INITIALS]``
-    Initials with a cue ("HCA [INITIALS]", "checked by [INITIALS]") or dotted ("J.S.").
+    Initials with a cue ("HCA [INITIALS]", "checked by [INITIALS]", "initials [INITIALS]"),
+    dotted ("J.S."), after a name they abbreviate ("Amy Morris ([INITIALS])") or a patient
+    ("Pt ([INITIALS])", "pt [INITIALS] (84F)"); abbreviations elsewhere stay ("AM appt", "DN to
+    visit").
 
 Clinical content survives: drugs and doses, test values ("INR 4.2", "BP 140/90"), eponyms
 ("Parkinson's", "Bell's palsy"), roles, clinical systems (EMIS, SystmOne, Docman), services
 (NHS 111, A&E) and hospitals named after people. Redacting redacted text changes nothing.
 
-HTML markup (tags, comments, character references such as ``&nbsp;``) is kept as it is, and does
-not hide identifiers: "<i>Mr Joe Smith</i>" gives "<i>Mr [NAME]</i>", "07700&nbsp;900123"
-gives "[PHONE]". Memory stays flat however many texts are redacted (see
+Markup (HTML tags, paired XML tags, comments, character references such as ``&nbsp;``; see
+:mod:`pipeline.markup`) is kept as it is, and does not hide identifiers: "<i>Mr Joe Smith</i>"
+gives "<i>Mr [NAME]</i>", ``<img alt="John Smith">`` gives ``<img alt="[NAME]">``,
+"<patient>Jane Doe</patient>" gives "<patient>[NAME]</patient>", "07700&nbsp;900123" gives
+"[PHONE]". Memory stays flat however many texts are redacted (see
 :func:`pipeline.text.map_docs`).
 """
 
@@ -50,10 +58,11 @@ from collections.abc import Iterable, Sequence
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline.markup import doc_text
 from pipeline.redact_lexicon import load_lexicon
 from pipeline.redact_names import find_names
 from pipeline.redact_patterns import LABELS, Identifier, find_structured
-from pipeline.text import doc_text, map_docs, prime_tokenizer
+from pipeline.text import map_docs, prime_tokenizer
 
 __all__ = [
     "Identifier",

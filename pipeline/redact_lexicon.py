@@ -75,7 +75,9 @@ VERB_AFTER = _set(
 )
 #: Verbs after initials ("KD actioned the task"); the first set is strong enough to accept a
 #: clinical abbreviation as initials ("AF actioned"), the second is not ("BP checked").
-INITIALS_ACTION_AFTER = _set("actioned did signed rang phoned spoke emailed apologised")
+INITIALS_ACTION_AFTER = _with_typos(
+    _set("actioned did signed rang phoned spoke emailed apologised")
+)
 INITIALS_VERB_AFTER = VERB_AFTER | _set("noted reviewed booked filed")
 #: Words that end a lower-case name: verbs that often follow one ("sarah gave", "sarah told").
 NAME_STOP_AFTER = VERB_AFTER | _set(
@@ -85,7 +87,7 @@ NAME_STOP_AFTER = VERB_AFTER | _set(
 #: Words naming an institution: a name before one is part of a hospital's name.
 INSTITUTION = _set(
     "hospital hospitals infirmary house centre center surgery practice ward unit clinic hospice"
-    " trust college school university medical"
+    " trust college school university medical county city borough district council airport"
 )
 INSTITUTION_BEFORE = _set("st st. saint queen king prince princess royal")
 #: Words after an eponym ("Bell's palsy", "Ramsay Hunt syndrome").
@@ -96,6 +98,8 @@ DISEASE = _set(
 )
 #: Strong cues before initials ("HCA JT", "checked by JT", "signed JT").
 INITIALS_STRONG = _set("hca receptionist pharmacist signed initials per nurse locum anp dr")
+#: "initials" and its typos: the word after is initials even if an abbreviation ("initials GP").
+INITIALS_CUE = _with_typos(_set("initials"))
 #: Verbs that make "by" a cue, for names ("seen by Ayo") and initials ("checked by JT").
 BY_VERBS = _set(
     "checked actioned seen signed done completed reviewed noted taken booked filed scanned coded"
@@ -104,6 +108,26 @@ BY_VERBS = _set(
 )
 #: Weak cues before initials: a known abbreviation after one is not initials ("pt AF").
 INITIALS_WEAK = _set("by pt patient re from cc gp to with")
+#: Words before "(XX)" that make it a patient's initials, even if a clinical abbreviation
+#: ("Pt (AF) attended", "wrong record (LD)"), and before "XX (84F)" ("SEA re pt HB (84F)").
+INITIALS_PATIENT = _set("pt pts patient record records notes re")
+#: Words after which a "Surname, Firstname" item may start ("Attendees: Smith, John; Patel,
+#: Priya", "Letter re Adeyemi, Olumide"), besides the start of a line or sentence.
+LIST_OPENERS = _set(": ; - ( & and re cc fao attn")
+#: Words after which a "Surname, Firstname" item may end, besides the end of a line.
+LIST_CLOSERS = _set("; . ) - : , ( & and")
+#: XML elements whose text is a name, whatever the words ("<surname>Young</surname>").
+NAME_FIELDS = _set(
+    "name names surname surnames forename forenames firstname lastname fullname givenname"
+    " familyname middlename given family patient patientname pt_name first_name last_name"
+    " given_name family_name full_name nok kin carer staff author clinician"
+)
+#: Form and table headings: never names on their own ("<th>Forename</th>").
+FIELD_WORDS = _set(
+    "forename forenames firstname lastname surname surnames fullname middlename name names"
+    " title gender sex dob nhs postcode address telephone mobile email patient patients status"
+    " town city county country ethnicity religion nationality occupation gp practice"
+)
 #: Verbs that are no name even capitalised after a role ("Daughter Rang", "Locum Queried"); past
 #: tenses of common words count too (see ``TokenView.verb``).
 VERBS = NAME_STOP_AFTER | BY_VERBS | INITIALS_VERB_AFTER | INITIALS_ACTION_AFTER
@@ -130,7 +154,7 @@ WEEKDAYS = _set("monday tuesday wednesday thursday friday saturday sunday")
 PLACEHOLDERS = _set("name date phone email postcode address initials hospital_number nhs_number")
 _BASE_BLOCKED = (
     frozenset(STOP_WORDS) | TITLES | ROLE_BEFORE | ROLE_AFTER | INSTITUTION | INSTITUTION_BEFORE
-    | MONTHS | WEEKDAYS | PLACEHOLDERS
+    | MONTHS | WEEKDAYS | PLACEHOLDERS | FIELD_WORDS
     | _set("practitioner associate lead specialist team consultant surgeon assistant appointment"
            " list notes note rota triage service services pharmacy hx pmh")
 )  # fmt: skip
@@ -155,6 +179,9 @@ class Lexicon:
         Words that never start a name outside a title: stop words, roles, clinical terms...
     title_blocked : frozenset of str
         Words that are no name even after a title ("Dr On call", "Nurse Practitioner").
+    places : frozenset of str
+        Towns, cities and counties that are also names ("reading", "preston"): names only with a
+        title or cue, never in a table cell or list on their own.
     """
 
     def __init__(self) -> None:
@@ -163,12 +190,13 @@ class Lexicon:
         self.common = _words("common_words.txt.gz") - self.first_names
         self.clinical = _words("clinical_terms.txt")
         self.eponyms = _words("eponyms.txt")
+        self.places = _words("places.txt")
         self.title_blocked = _BASE_BLOCKED - self.first_names - INSTITUTION_BEFORE
         self.blocked = _BASE_BLOCKED | self.clinical
         #: Lower-case forms that can never start any span: skipped quickly.
         self.skip = (self.common | frozenset(STOP_WORDS)) - self.first_names - TITLES
         #: Words a typo of which is no name ("queired", "Monady").
-        self.dictionary = self.common | MONTHS | WEEKDAYS
+        self.dictionary = self.common | MONTHS | WEEKDAYS | VERBS | FIELD_WORDS | self.clinical
 
 
 def _words(name: str) -> frozenset[str]:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipeline.text import MARKUP, is_block_tag
+from pipeline.markup import is_block_tag, markup_spans
 
 __all__ = ["LABELS", "Identifier", "find_structured"]
 
@@ -193,13 +193,14 @@ def find_structured(text: str) -> Iterator[Identifier]:
         Candidate spans; :func:`pipeline.redact.resolve_overlaps` picks among overlapping ones.
     """
     yield from _find(text)
-    if ("<" in text or "&" in text) and MARKUP.search(text):
-        plain, starts, ends = _unmarked(text)
+    spans = markup_spans(text)
+    if spans:
+        plain, starts, ends = _unmarked(text, spans)
         for ident in _find(plain):
             yield Identifier(starts[ident.start], ends[ident.end - 1], ident.label)
 
 
-def _unmarked(text: str) -> tuple[str, list[int], list[int]]:
+def _unmarked(text: str, spans: list[tuple[int, int]]) -> tuple[str, list[int], list[int]]:
     """Return ``text`` with markup replaced, and each character's start and end in ``text``.
 
     A tag becomes a space (a line break if it ends a line), a character reference its character.
@@ -208,18 +209,18 @@ def _unmarked(text: str) -> tuple[str, list[int], list[int]]:
     starts: list[int] = []
     ends: list[int] = []
     pos = 0
-    for m in MARKUP.finditer(text):
-        parts.append(text[pos : m.start()])
-        starts.extend(range(pos, m.start()))
-        ends.extend(range(pos + 1, m.start() + 1))
-        markup = m.group()
+    for start, end in spans:
+        parts.append(text[pos:start])
+        starts.extend(range(pos, start))
+        ends.extend(range(pos + 1, start + 1))
+        markup = text[start:end]
         char = html.unescape(markup) if markup.startswith("&") else " "
         if len(char) != 1 or char.isspace():
             char = "\n" if is_block_tag(markup) else " "
         parts.append(char)
-        starts.append(m.start())
-        ends.append(m.end())
-        pos = m.end()
+        starts.append(start)
+        ends.append(end)
+        pos = end
     parts.append(text[pos:])
     starts.extend(range(pos, len(text)))
     ends.extend(range(pos + 1, len(text) + 1))

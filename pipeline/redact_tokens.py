@@ -13,15 +13,19 @@ from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
 from spacy.tokens import Doc
 
 from pipeline import redact_lexicon as lx
+from pipeline.markup import is_block_tag, is_field_edge, markup_tokens, tag_name
 from pipeline.redact_lexicon import Lexicon
 from pipeline.redact_patterns import Identifier
-from pipeline.text import is_block_tag, markup_tokens
 
 __all__ = ["TokenView", "is_lowerish", "is_titleish"]
 
 INITIALS = re.compile(r"[A-Z]{2,3}|(?:[A-Z]\.){1,2}[A-Z]\.?")
 INITIAL = re.compile(r"[A-Z]\.?")
+#: Initials that end a sentence, the full stop in the same token ("initials AM.").
+INITIALS_DOT = re.compile(r"[A-Z]{2,3}\.")
 ANY_INITIAL = re.compile(r"[A-Za-z]\.?")
+#: An age and sex after initials, lower-cased: "84f", "84", "84yo" ("SEA re pt HB (84F)").
+AGE_SEX = re.compile(r"\d{1,3}(?:yo|y)?[mf]?")
 #: Longer tokens are never names (and would make the typo test slow).
 MAX_WORD = 40
 #: Invisible format characters (zero-width space, soft hyphen...) ignored when reading a word.
@@ -47,19 +51,24 @@ def is_lowerish(w: str) -> bool:
 
 def _without_markup(
     rows: list[list[int]], words: list[str], markup: tuple[int, ...]
-) -> tuple[list[list[int]], list[str]]:
+) -> tuple[list[list[int]], list[str], dict[int, str]]:
     """Drop inline tags, character references and spaces; a line-ending tag reads as a line break.
 
     The rules then see "Mr <i>Joe</i>&nbsp;Smith" as "Mr Joe Smith" (a name span covers any tag
-    inside it), and "Smith<br>Plan" as two lines. A sentence start on a dropped token moves to
-    the next token kept.
+    inside it), and "Smith<br>Plan" as two lines. The edges of an attribute's text
+    (``<img alt="``, ``">``) read as line breaks too. A sentence start on a dropped token moves
+    to the next token kept. Also returns the line breaks that are markup, by index among the
+    kept tokens, with their tag names ("td", "surname", "" after an attribute's text): a table
+    cell, XML element or attribute value lies between two of them.
     """
     tags = frozenset(markup)
     kept_rows: list[list[int]] = []
     kept_words: list[str] = []
+    edges: dict[int, str] = {}
     starts = False
     for k, (row, word) in enumerate(zip(rows, words, strict=True)):
-        if k in tags and is_block_tag(word):
+        if k in tags and (is_block_tag(word) or is_field_edge(word)):
+            edges[len(kept_words)] = tag_name(word)
             word = "\n"
         elif k in tags or (word.isspace() and "\n" not in word):
             starts = starts or row[2] == 1
@@ -67,7 +76,7 @@ def _without_markup(
         kept_rows.append([row[0], row[1], 1 if starts else row[2]])
         kept_words.append(word)
         starts = False
-    return kept_rows, kept_words
+    return kept_rows, kept_words, edges
 
 
 class TokenView:
@@ -90,6 +99,13 @@ class TokenView:
         Tokens already inside a found span.
     found : list of Identifier
         Spans found so far.
+    edges : dict of int to str
+        Tokens that are markup read as a line break (a cell's, element's or attribute's edge),
+        with their tag names.
+    name_ends : dict of int to str
+        For each NAME found, its last token and the initials of its words ("Amy Morris": "AM").
+    sure : list of tuple of int
+        The token spans of the NAMEs found by a title or by layout.
     """
 
     def __init__(self, doc: Doc, lex: Lexicon, text: str) -> None:
@@ -97,8 +113,9 @@ class TokenView:
         rows = array[:, :3].tolist() if array is not None else []
         words = [text[r[0] : r[0] + r[1]] for r in rows]
         markup = markup_tokens(doc)
+        self.edges: dict[int, str] = {}
         if markup or (array is not None and array[:, 3].any()):
-            rows, words = _without_markup(rows, words, markup)
+            rows, words, self.edges = _without_markup(rows, words, markup)
         self.lex, self.n = lex, len(rows)
         self.starts = [r[0] for r in rows]
         self.ends = [r[0] + r[1] for r in rows]
@@ -109,24 +126,45 @@ class TokenView:
         self.sent_start = [r[2] == 1 for r in rows]
         self.taken = [False] * self.n
         self.found: list[Identifier] = []
+        self.name_ends: dict[int, str] = {}
+        self.sure: list[tuple[int, int]] = []
 
-    def add(self, i: int, j: int, label: str = "NAME") -> bool:
-        """Record tokens ``[i, j)`` as a span (taking in a "Surname," before a NAME)."""
+    def add(self, i: int, j: int, label: str = "NAME", sure: bool = False) -> bool:
+        """Record tokens ``[i, j)`` as a span (taking in a "Surname," before a NAME).
+
+        ``sure`` marks a NAME found by a title or by layout, whose words
+        :func:`pipeline.redact_layout.find_repeats` looks for elsewhere in the text.
+        """
         if label == "NAME" and i >= 2 and self.words[i - 1] == "," and self.inverted(i - 2):
             i -= 2
         self.found.append(Identifier(self.starts[i], self.ends[j - 1], label))
         for k in range(i, j):
             self.taken[k] = True
+        if label == "NAME":
+            self.name_ends[j - 1] = "".join(w[0] for w in self.words[i:j] if w[0].isalpha())
+            if sure:
+                self.sure.append((i, j))
         return True
+
+    def opening(self, k: int) -> bool:
+        """Tell whether token ``k`` starts a line, sentence, field or list item."""
+        if k == 0 or self.sent_start[k] or self.line_break(k - 1):
+            return True
+        # A hyphen touching the word is part of it ("C-Faller"), not a dash opening an item.
+        dash = self.words[k - 1] in {"-", "–"} and self.ends[k - 1] == self.starts[k]
+        return self.lows[k - 1].rstrip(".") in lx.LIST_OPENERS and not dash
 
     def inverted(self, k: int) -> bool:
         """Tell whether token ``k`` opens a "Surname, Firstname" heading ("Adeyemi, Olumide")."""
         w = self.words[k]
-        opening = k == 0 or self.sent_start[k] or self.words[k - 1] in {":", "-", "(", "\n"}
         name = (is_titleish(w) or (w.isupper() and len(w) > 2)) and self.lows[
             k
         ] not in self.lex.blocked
-        return opening and name and not self.taken[k]
+        return self.opening(k) and name and not self.taken[k]
+
+    def line_break(self, i: int) -> bool:
+        """Tell whether token ``i`` is a line break (or markup read as one)."""
+        return 0 <= i < self.n and "\n" in self.words[i] and self.words[i].isspace()
 
     def low(self, i: int) -> str:
         """Return the lower-case form of token ``i``, or "" outside the doc."""

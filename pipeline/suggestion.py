@@ -204,8 +204,8 @@ def _recovery_and_agent(
     columns = rule.recovery_columns(recovery_codes or [""] * recovery.shape[1])
     if agents.shape[1] == 0 or not columns.any():
         return recovery, agents
-    has_recovery = recovery[:, columns].any(axis=1)
-    has_agent = agents.any(axis=1)
+    has_recovery: NDArray[np.bool_] = np.asarray(recovery[:, columns].any(axis=1), dtype=bool)
+    has_agent: NDArray[np.bool_] = np.asarray(agents.any(axis=1), dtype=bool)
     agent_scores = proba.get(rule.agent_scheme)
     if agent_scores is not None:
         missing = np.flatnonzero(has_recovery & ~has_agent)

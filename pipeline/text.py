@@ -1,10 +1,10 @@
 """The spaCy pipeline (blank English, rule-based), memory-bounded processing and sentence splitting.
 
 No statistical model is needed or loaded: :func:`load_nlp` builds ``spacy.blank("en")`` with a
-markup-aware tokenizer (HTML tags and character references such as ``&nbsp;`` are tokens of their
-own, so "Smith</i>" gives "Smith"), a sentencizer, a line-break rule (a new line or a block tag
-such as ``<p>`` or ``<br>`` starts a sentence, as in terse GP notes) and the
-``nearmiss_redactor`` component from :mod:`pipeline.redact`.
+markup-aware tokenizer (:mod:`pipeline.markup`: HTML tags and character references such as
+``&nbsp;`` are tokens of their own, so "Smith</i>" gives "Smith"), a sentencizer, a line-break
+rule (a new line or a block tag such as ``<p>`` or ``<br>`` starts a sentence, as in terse GP
+notes) and the ``nearmiss_redactor`` component from :mod:`pipeline.redact`.
 
 :func:`map_docs` runs the pipeline inside spaCy memory zones, and builds it afresh now and then,
 so that the words of millions of narratives (names, numbers) do not pile up in memory.
@@ -12,18 +12,25 @@ so that the words of millions of narratives (names, numbers) do not pile up in m
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import spacy
 from spacy.attrs import IS_SPACE
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.vocab import Vocab
+
+from pipeline.markup import (
+    MARKUP,
+    MarkupTokenizer,
+    doc_text,
+    is_block_tag,
+    markup_tokens,
+    opens_line,
+)
 
 __all__ = [
     "MARKUP",
@@ -57,112 +64,10 @@ PRIME_TEXTS = 2_000
 #: free the words but leave deleted slots in the vocabulary's hash tables, which keep growing
 #: (65-95 bytes a text) and slow look-ups; a new pipeline, built in 0.1 s, starts clean.
 REBUILD_TEXTS = 20_000
-# Keys of ``doc.user_data`` (a plain dict, cheaper than Doc extensions on every doc): the text a
-# doc was made from, and the indices of its markup tokens.
-_TEXT_KEY = "nearmiss_text"
-_MARKUP_KEY = "nearmiss_markup"
-
-# Only real HTML tag names (and namespaced XML ones, "<w:t>", "<o:p>") count: angle brackets round
-# anything else ("<Mrs Jones>", "eGFR <30") are text, so that no name hides in a false tag.
-_TAGS = (
-    "a abbr address article aside b bdi bdo big blockquote body br caption center cite code col"
-    " colgroup dd del details dfn div dl dt em figcaption figure font footer form h1 h2 h3 h4 h5 h6"
-    " head header hr html i img input ins kbd label li link main mark meta nav ol p pre q s"
-    " samp section small span strike strong style sub summary sup table tbody td tfoot th thead"
-    " time title tr tt u ul var wbr"
-)
-_BLOCK_TAG_NAMES = (
-    "address article aside blockquote body br dd details div dl dt figcaption figure footer form"
-    " h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section summary table tbody td tfoot"
-    " th thead tr ul"
-)
-#: Tags that end a line, as a line break does: a sentence starts after one (and at an opening one).
-_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split())
-_ATTRIBUTE = r"""\s+[\w:.-]+(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>]+))?"""
-#: An HTML tag (with well-formed attributes), comment or character reference.
-MARKUP = re.compile(
-    rf"<(?:/?(?:{'|'.join(sorted(_TAGS.split(), key=len, reverse=True))}|[A-Za-z][\w.-]*:[\w.-]+)"
-    rf"\b(?:{_ATTRIBUTE})*\s*/?"
-    r"|!--.*?--)>|&(?:[A-Za-z][A-Za-z\d]{1,31}|#\d{1,7}|#[xX][\da-fA-F]{1,6});",
-    re.IGNORECASE | re.DOTALL,
-)
-_TAG_NAME = re.compile(r"</?([\w:]+)")
-_VOID = frozenset({"br", "hr"})
 # A memory zone changes state shared by the whole vocabulary and cannot nest: one at a time.
 _ZONE_LOCK = threading.RLock()
 _primed = [0]  # texts given to prime_tokenizer since the pipeline was built
 _processed = [0]  # texts through map_docs since the pipeline was built
-
-
-def is_block_tag(markup: str) -> bool:
-    """Tell whether a markup token is a tag that ends a line ("<p>", "</div>", "<br/>").
-
-    Examples
-    --------
-    >>> is_block_tag("<br/>"), is_block_tag("</P>"), is_block_tag("<b>"), is_block_tag("&nbsp;")
-    (True, True, False, False)
-    """
-    return _tag_name(markup) in _BLOCK_TAGS
-
-
-def _tag_name(markup: str) -> str:
-    """Return the lower-case name of a tag ("</P>" gives "p"), or "" for other markup."""
-    m = _TAG_NAME.match(markup)
-    return m.group(1).lower() if m else ""
-
-
-class MarkupTokenizer:
-    """Tokenize as spaCy does, but with every tag and character reference as one token.
-
-    Text between markup is tokenized by the wrapped tokenizer, as if the markup were a space;
-    ``doc.text`` stays the original text (see also :func:`doc_text` and :func:`markup_tokens`).
-    Text without markup goes straight to the wrapped tokenizer.
-
-    Parameters
-    ----------
-    tokenizer : callable
-        spaCy's tokenizer for the language.
-    vocab : Vocab
-        The pipeline's vocabulary.
-    """
-
-    def __init__(self, tokenizer: Callable[[str], Doc], vocab: Vocab) -> None:
-        self.tokenizer = tokenizer
-        self.vocab = vocab
-
-    def __getattr__(self, name: str) -> Any:
-        """Delegate everything else (``explain``, serialisation...) to the wrapped tokenizer."""
-        return getattr(self.__dict__["tokenizer"], name)
-
-    def __call__(self, text: str) -> Doc:
-        """Tokenize ``text``."""
-        if ("<" not in text and "&" not in text) or not MARKUP.search(text):
-            doc = self.tokenizer(text)
-            doc.user_data[_TEXT_KEY] = text
-            return doc
-        words: list[str] = []
-        spaces: list[bool] = []
-        markup: list[int] = []
-        pos = 0
-        for m in MARKUP.finditer(text):
-            self._add_plain(text[pos : m.start()], words, spaces)
-            markup.append(len(words))
-            words.append(m.group())
-            pos = m.end()
-            spaces.append(text.startswith(" ", pos))
-            pos += spaces[-1]
-        self._add_plain(text[pos:], words, spaces)
-        doc = Doc(self.vocab, words=words, spaces=spaces)
-        doc.user_data[_TEXT_KEY] = text
-        doc.user_data[_MARKUP_KEY] = tuple(markup)
-        return doc
-
-    def _add_plain(self, text: str, words: list[str], spaces: list[bool]) -> None:
-        """Append the tokens of markup-free ``text``."""
-        if text:
-            for token in self.tokenizer(text):
-                words.append(token.text)
-                spaces.append(bool(token.whitespace_))
 
 
 @Language.component("nearmiss_line_breaks")
@@ -176,10 +81,9 @@ def line_breaks(doc: Doc) -> Doc:
             doc[k + 1].is_sent_start = True
     for k in markup_tokens(doc):
         tag = doc[k].text
-        name = _tag_name(tag)
-        if name in _BLOCK_TAGS:
+        if is_block_tag(tag):
             # "<p>" opens a sentence; "</p>" and "<br>" end one.
-            start = k + 1 if tag.startswith("</") or name in _VOID else k
+            start = k if opens_line(tag) else k + 1
             if 0 < start < len(doc):
                 doc[start].is_sent_start = True
     return doc
@@ -258,18 +162,6 @@ def prime_tokenizer(texts: Sequence[str]) -> None:
             if len(text) <= nlp.max_length:
                 nlp.make_doc(text)
             _primed[0] += 1
-
-
-def doc_text(doc: Doc) -> str:
-    """Return the text ``doc`` was made from, as stored by the tokenizer (no rebuilding)."""
-    text = doc.user_data.get(_TEXT_KEY)
-    return text if isinstance(text, str) else doc.text
-
-
-def markup_tokens(doc: Doc) -> tuple[int, ...]:
-    """Return the indices of the tokens of ``doc`` that are markup ("<b>", "&nbsp;")."""
-    markup = doc.user_data.get(_MARKUP_KEY)
-    return markup if isinstance(markup, tuple) else ()
 
 
 def map_docs(

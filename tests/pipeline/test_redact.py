@@ -437,3 +437,163 @@ def test_common_clinical_terms_survive_alone_and_together() -> None:
     )
     assert one(kept) == kept
     assert [one(part.strip()) for part in kept.split(";")] == [p.strip() for p in kept.split(";")]
+
+
+# Known leaks closed: a title ending a line, bare surnames, names in attributes and XML tags,
+# initials that are also abbreviations. Each has hard negatives of the same shape.
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Seen by Dr\nPatel today", "Seen by Dr\n[NAME] today"),
+        ("seen by Nurse\nO'Brien who checked BP", "seen by Nurse\n[NAME] who checked BP"),
+        ("Task sent to Mrs\r\nAdeyemi re INR", "Task sent to Mrs\r\n[NAME] re INR"),
+        ("Checked by Dr. \nOkonkwo-Bello on Monday", "Checked by Dr. \n[NAME] on Monday"),
+        ("<p>Reviewed by Dr<br>Okonkwo</p>", "<p>Reviewed by Dr<br>[NAME]</p>"),
+        ("task to dr\nmahlangu re dose", "task to dr\n[NAME] re dose"),
+    ],
+)
+def test_a_title_ending_a_line_names_the_next_line(text: str, expected: str) -> None:
+    assert one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seen by the Nurse\nPlan: repeat INR in 1/52.",
+        "Passed to the Dr\nTo be reviewed Monday.",
+        "Discussed with Sister\nRang back later.",
+        "Query for the Dr\nWarfarin held, INR 4.2.",
+        "Booked with Nurse\nReading glasses advised.",
+    ],
+)
+def test_a_title_ending_a_line_before_ordinary_words_changes_nothing(text: str) -> None:
+    assert one(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Letter re Adeyemi, Olumide", "Letter re [NAME]"),
+        ("INR 4.2, warfarin held.\nAdeyemi, Olumide", "INR 4.2, warfarin held.\n[NAME]"),
+        ("Re: OKAFOR, Chidi", "Re: [NAME]"),
+        (
+            "Attendees: Smith, John; Okafor, Chidi; Brown, James.",
+            "Attendees: [NAME]; [NAME]; [NAME].",
+        ),
+        ("Staff involved:\nHayer-Sarna, Alice\nmboko, dominic", "Staff involved:\n[NAME]\n[NAME]"),
+        (
+            "<table><tr><td>Smith</td><td>12/03/1956</td></tr></table>",
+            "<table><tr><td>[NAME]</td><td>[DATE]</td></tr></table>",
+        ),
+        ("<tr><td>Okonkwo</td><td>Adaeze</td></tr>", "<tr><td>[NAME]</td><td>[NAME]</td></tr>"),
+        (
+            "Miss Wells seen. <td>Wells</td> Wells score 3",
+            "Miss [NAME] seen. <td>[NAME]</td> Wells score 3",
+        ),
+        ("Mrs Adeyemi rang; Adeyemi was upset", "Mrs [NAME] rang; [NAME] was upset"),
+    ],
+)
+def test_bare_surnames_in_lists_cells_and_repeats_are_redacted(text: str, expected: str) -> None:
+    assert one(text) == expected
+
+
+BARE_NEGATIVES = [
+    "Moved to Reading, Berkshire last year.",
+    "Warfarin, Apixaban and Ramipril reconciled.",
+    "Sertraline, Fluoxetine\nCitalopram, Mirtazapine",
+    "Boots, Lloyds and Superdrug all out of stock.",
+    "Hx: Asthma, Eczema; Plan: Bloods, ECG, CXR.",
+    "Other agencies (AFS, NPS) and (BIA, BLM) informed.",
+    "Habitat: pine with brush (serviceberry, sagebrush).",
+    "<tr><td>Pharmacy</td><td>Boots</td></tr><tr><td>Town</td><td>Reading</td></tr>",
+    "<tr><td>Lloyds</td><td>Preston</td></tr><tr><td>DNA</td><td>Mounjaro</td></tr>",
+    "<tr><th>Surname</th><th>Forename</th></tr><tr><td>Ramipril</td><td>2.5mg od</td></tr>",
+    "<tr><td>Warfarin</td><td>as per INR</td></tr><tr><td>Pharmcay</td><td>Pending</td></tr>",
+    "Seen at the Bonneville clinic; Wells score 3; Parkinson's disease.",
+]
+
+
+@pytest.mark.parametrize("text", BARE_NEGATIVES)
+def test_lists_and_cells_of_clinical_words_places_and_shops_survive(text: str) -> None:
+    assert one(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('<img alt="John Smith">', '<img alt="[NAME]">'),
+        ('<img src="scan.png" alt="Adeyemi"> filed', '<img src="scan.png" alt="[NAME]"> filed'),
+        ("<span title='Dr Patel'>GP</span>", "<span title='Dr [NAME]'>GP</span>"),
+        ('<input value="Olumide Adeyemi">', '<input value="[NAME]">'),
+        ("<input value=Adeyemi>", "<input value=[NAME]>"),
+        ("<patient>Jane Doe</patient>", "<patient>[NAME]</patient>"),
+        (
+            "<record><surname>Young</surname><forename>Olumide</forename>"
+            "<dob>01/02/1950</dob></record>",
+            "<record><surname>[NAME]</surname><forename>[NAME]</forename>"
+            "<dob>[DATE]</dob></record>",
+        ),
+        ("<!-- Mr Smith rang --><p>INR 4.2</p>", "<!-- Mr [NAME] rang --><p>INR 4.2</p>"),
+    ],
+)
+def test_names_in_attributes_xml_tags_and_comments_are_redacted(text: str, expected: str) -> None:
+    assert one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<img alt="ECG trace" src="ecg.png"> filed to EMIS.',
+        "<drug>Apixaban</drug><dose>5mg bd</dose><status>Pending</status>",
+        '<td title="Warfarin dose">5mg</td>',
+    ],
+)
+def test_clinical_words_in_attributes_and_xml_tags_survive(text: str) -> None:
+    assert one(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Amy Morris (AM) rang", "[NAME] ([INITIALS]) rang"),
+        ("Error spotted by Gavin Parmar (GP), HCA.", "Error spotted by [NAME] ([INITIALS]), HCA."),
+        (
+            "error spotted by arsenie faulkner (AF), HCA",
+            "error spotted by [NAME] ([INITIALS]), HCA",
+        ),
+        ("Signed off, initials DN.", "Signed off, initials [INITIALS]."),
+        ("initials GP", "initials [INITIALS]"),
+        ("SEA re pt HB (84F), T2DM.", "SEA re pt [INITIALS] (84F), T2DM."),
+        ("Pt (AF) attended for bloods", "Pt ([INITIALS]) attended for bloods"),
+        (
+            "Scanned onto wrong record (LD) by admin",
+            "Scanned onto wrong record ([INITIALS]) by admin",
+        ),
+        ("DM actoined the task", "[INITIALS] actoined the task"),
+        ("HCA A.M. did obs", "HCA [INITIALS] did obs"),
+    ],
+)
+def test_initials_that_are_also_abbreviations_are_redacted_in_context(
+    text: str, expected: str
+) -> None:
+    assert one(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AM appt booked with the GP; DN to visit Monday.",
+        "Bloods taken AM, results back PM; GP to review.",
+        "Hx AF (MS), on apixaban; MS abbreviations avoided.",
+        "Learning: AM and PM abbreviations avoided in handover.",
+        "Discharge letter said warfarin as per INR clinic.",
+        "Locum GP rang. Initial GP assessment done. Seen by DN (district nurse).",
+        "Wrong record (ED) by admin; Pt AF, on DOAC.",
+        "Fire reported to the Alaska State Troopers (AST) dispatch.",
+        "near miss reported; near miss occurred.",
+    ],
+)
+def test_abbreviations_that_look_like_initials_survive(text: str) -> None:
+    assert one(text) == text
