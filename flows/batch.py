@@ -29,8 +29,8 @@ from pydantic import SecretStr
 
 from pipeline import batch
 from pipeline.errors import StoreError
+from pipeline.store import InputKey, describe_url
 from pipeline.store import db_url as resolve_db_url
-from pipeline.store import describe_url
 
 __all__ = ["code_batch", "task_runner_for"]
 
@@ -86,6 +86,20 @@ def ingest(
     return batch.prepare_batch(
         paths, work_dir, quarantine=quarantine, chunk_size=chunk_size, columns=columns
     )
+
+
+@task(name="hash-inputs", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
+def hash_inputs(paths: list[Path]) -> list[InputKey]:
+    """Hash the input files before ingest reads them (to record them as finished at the end)."""
+    return batch.hash_inputs(paths)
+
+
+@task(name="record-finished", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
+def record_finished(
+    keys: list[InputKey], summary: batch.BatchSummary, db_url: str, columns: dict[str, str]
+) -> int:
+    """Record the inputs as finished by this bundle, so that an unchanged re-run stops early."""
+    return batch.record_finished(keys, summary, db_url=db_url, columns=columns)
 
 
 @task(name="resolve-bundle", **_TASK_OPTIONS)
@@ -210,6 +224,7 @@ def code_batch(
     url = resolve_db_url(db.get_secret_value() if db is not None else None)
     retrying: dict[str, Any] = {"retries": retries, "retry_delay_seconds": RETRY_DELAYS}
     bundle = resolve_bundle(suggester_factory, model, url)
+    keys = hash_inputs.with_options(**retrying)(paths)
     prepared = ingest.with_options(**retrying)(
         paths, work_dir or batch.default_work_dir(paths), quarantine, chunk_size, columns or {}
     )
@@ -270,6 +285,7 @@ def code_batch(
     result = tally.summary(
         model=bundle.name, store=describe_url(url), seconds=time.perf_counter() - started
     )
+    record_finished.with_options(**retrying)(keys, result, url, columns or {})
     logger.info(
         "batch: %d ingested, %d quarantined, %d duplicates; %d coded, %d already coded; "
         "%d new narratives; %.1f s",

@@ -14,11 +14,16 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from pipeline.errors import NearMissError
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from pipeline.batch import BatchSummary
 
 __all__ = ["app"]
 
@@ -451,6 +456,106 @@ def _prefect_start_up() -> Iterator[None]:
         ) from None
 
 
+@contextlib.contextmanager
+def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
+    """Start Prefect's temporary server for the block, booting while the block loads models.
+
+    Without a configured API (``PREFECT_API_URL`` or the Prefect profile), a flow run starts a
+    temporary server in a subprocess, after importing Prefect's whole server in this process, and
+    waits several seconds for it. This starts the same server (the command and settings Prefect
+    uses, services and UI off) before any model loads, on another core, and points the flow at it
+    for the block; this process never imports the server. Yields ``ready()``, which waits until
+    the server answers; call it before the flow. The server stops when the process exits, or at
+    once if the block fails.
+    """
+    import atexit
+    import os
+    import socket
+    import subprocess
+    import threading
+    import time
+    import urllib.request
+
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        yield lambda: None
+        return
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+    # At exit, do not wait for this process's idle keep-alive connections to time out (5 s).
+    command += ["--timeout-graceful-shutdown", "1"]
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+    }
+    launched = time.perf_counter()
+    server = subprocess.Popen([*command, "--lifespan", "on"], env=env)
+    timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+    answered = threading.Event()
+
+    def poll() -> None:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and server.poll() is None:
+            with contextlib.suppress(OSError), direct.open(f"{api}/health", timeout=2) as response:
+                if response.status == 200:
+                    answered.set()
+                    return
+            time.sleep(0.1)
+
+    stopping: list[subprocess.Popen[bytes]] = []  # the server, once left to stop at exit
+    poller = threading.Thread(target=poll, name="prefect-server-start", daemon=True)
+    poller.start()
+
+    def ready() -> None:
+        # Stopped at exit. Registered as late as possible (exit handlers run last in, first
+        # out), after the flow machinery loaded: measured, Prefect's own exit handlers then end
+        # at once instead of idling for seconds on the server's open connections.
+        atexit.register(_stop_server, server)
+        stopping.append(server)
+        waited = time.perf_counter()
+        poller.join()
+        logging.getLogger(__name__).info(
+            "Prefect's temporary server: %.1f s since launch, %.1f s of it waited for",
+            time.perf_counter() - launched,
+            time.perf_counter() - waited,
+        )
+        if not answered.is_set():
+            raise RuntimeError("the ephemeral Prefect API server did not answer in time")
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            yield ready
+    finally:
+        if not stopping:  # the block failed before the flow: nothing of Prefect's to wait for
+            _stop_server(server)
+
+
+def _stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Stop a server subprocess: ask, then insist."""
+    import subprocess
+
+    server.terminate()
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 @app.command("batch")
 @reports_errors
 def batch(
@@ -513,6 +618,7 @@ def batch(
         ProgressBar,
         distributed_notice,
         reporting,
+        unchanged_summary,
         warm_up,
     )
     from pipeline.errors import InputError
@@ -533,26 +639,39 @@ def batch(
     if dask_address is not None or dask_workers is not None:
         typer.echo(distributed_notice(url, dask_address), err=True)
     factory = suggester or DEFAULT_SUGGESTER_FACTORY
-    warm_up(factory, model, url)  # load the redactor and suggester: no bundle, no Prefect start-up
+    # Unchanged files already finished by this bundle: answer from the store, without Prefect.
+    unchanged = unchanged_summary(files, db_url=url, model=model, columns=columns, factory=factory)
+    if unchanged is not None:
+        _print_batch_summary(unchanged, as_json)
+        return
     _quiet_prefect()
     from pydantic import SecretStr
 
-    from flows.batch import code_batch
-
     reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()
-    with reporting(reporter), _prefect_start_up():
-        summary = code_batch(
-            paths=files,
-            db=SecretStr(url),
-            model=model,
-            chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
-            quarantine=quarantine,
-            columns=columns,
-            dask_address=dask_address,
-            dask_workers=dask_workers,
-            retries=retries,
-            suggester_factory=factory,
-        )
+    with _prefect_start_up(), _prefect_server_in_background() as server_ready:
+        # Load the redactor and suggester while the server starts: no bundle, no flow run.
+        warm_up(factory, model, url)
+        from flows.batch import code_batch
+
+        server_ready()
+        with reporting(reporter):
+            summary = code_batch(
+                paths=files,
+                db=SecretStr(url),
+                model=model,
+                chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
+                quarantine=quarantine,
+                columns=columns,
+                dask_address=dask_address,
+                dask_workers=dask_workers,
+                retries=retries,
+                suggester_factory=factory,
+            )
+    _print_batch_summary(summary, as_json)
+
+
+def _print_batch_summary(summary: BatchSummary, as_json: bool) -> None:
+    """Print a batch summary as one JSON line or as text."""
     if as_json:
         emit_json(summary.to_dict())
     else:

@@ -11,7 +11,9 @@ ids, byte ranges and paths between steps, never narrative text:
    transaction.
 
 Running the same export again stores and codes nothing: narratives are keyed by content hash and
-suggestion sets by narrative and bundle. An interrupted run is finished by running it again.
+suggestion sets by narrative and bundle. An interrupted run is finished by running it again. A run
+that finishes records its input files by content (:func:`record_finished`), so that re-running
+them unchanged is answered from the store alone (:func:`unchanged_summary`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from pipeline.batch.coding import (
     load_factory,
     resolve_bundle,
     warm_up,
+)
+from pipeline.batch.finished import (
+    bundle_name,
+    hash_inputs,
+    ingest_options,
+    record_finished,
+    unchanged_summary,
 )
 from pipeline.batch.prepare import (
     RECORDS_FILE,
@@ -63,6 +72,7 @@ __all__ = [
     "Span",
     "StoredChunk",
     "SuggesterFactory",
+    "bundle_name",
     "code_stored",
     "coded_ids",
     "current_progress",
@@ -70,12 +80,16 @@ __all__ = [
     "discard_records",
     "distributed_notice",
     "get_suggester",
+    "hash_inputs",
+    "ingest_options",
     "load_factory",
     "plan_spans",
     "prepare_batch",
     "read_span",
+    "record_finished",
     "reporting",
     "resolve_bundle",
     "store_chunk",
+    "unchanged_summary",
     "warm_up",
 ]

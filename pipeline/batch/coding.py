@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 from pipeline.batch.storing import coded_ids
 from pipeline.errors import BundleError, InputError
 from pipeline.record import Record
-from pipeline.store import Narrative, add_suggestions, session_scope
+from pipeline.store import (
+    Narrative,
+    StoredSuggestions,
+    add_suggestion_sets,
+    add_suggestions,
+    session_scope,
+)
 
 __all__ = [
     "DEFAULT_SUGGESTER_FACTORY",
@@ -266,17 +272,11 @@ def code_stored(
         done = coded_ids(session, unique, suggester.name)
         records = _records(session, [i for i in unique if i not in done])
     # Stored narratives were redacted by ingest: what is stored is exactly what is coded.
-    suggested = suggester.suggest(records, redact=False) if records else []
-    lines = [line.to_dict() for line in suggested]
-    if [line.get("id") for line in lines] != [record.id for record in records]:
-        raise BundleError(
-            f"suggester {suggester.name} returned {len(lines)} suggestion sets for "
-            f"{len(records)} records, or not in their order; it must return one per record"
-        )
+    suggested = list(suggester.suggest(records, redact=False)) if records else []
     stored = 0
-    if lines:
+    if records:
         with session_scope(db_url, write=True) as session:
-            stored = len(add_suggestions(session, lines).stored)
+            stored = len(_store_sets(session, suggested, records, suggester.name).stored)
     chunk = CodedChunk(stored, len(ids) - stored, time.perf_counter() - started)
     logger.info(
         "coded %d narratives with %s (%d already coded) in %.2f s",
@@ -286,6 +286,34 @@ def code_stored(
         chunk.seconds,
     )
     return chunk
+
+
+def _store_sets(
+    session: Session, suggested: Sequence[_SuggestionLine], records: Sequence[Record], name: str
+) -> StoredSuggestions:
+    """Store one suggestion set per record, checking that the suggester kept their order.
+
+    Sets made by :class:`pipeline.suggest.Suggester` in this process are stored as they are
+    (:func:`~pipeline.store.add_suggestion_sets`); any other suggester's sets go through the
+    suggestions contract (``to_dict`` and validation) first.
+    """
+    from pipeline.suggestion import SuggestionSet  # loaded with the suggester already
+
+    ids: list[Any]
+    if all(isinstance(line, SuggestionSet) for line in suggested):
+        sets = cast("list[SuggestionSet]", suggested)
+        ids = [line.id for line in sets]
+        if ids == [record.id for record in records]:
+            return add_suggestion_sets(session, sets)
+    else:
+        lines = [line.to_dict() for line in suggested]
+        ids = [line.get("id") for line in lines]
+        if ids == [record.id for record in records]:
+            return add_suggestions(session, lines)
+    raise BundleError(
+        f"suggester {name} returned {len(ids)} suggestion sets for {len(records)} records, or "
+        "not in their order; it must return one per record"
+    )
 
 
 def _records(session: Session, ids: Sequence[int]) -> list[Record]:

@@ -47,8 +47,9 @@ class BatchSummary:
     store : str
         The store (password masked).
     seconds : float
-        Wall time of the run; ``ingest_seconds`` and ``code_seconds`` are its main parts
-        (coding time is summed over chunks, so it can exceed the wall time with several workers).
+        Wall time of the run; ``ingest_seconds`` (read and redact), ``store_seconds`` (store
+        narratives) and ``code_seconds`` (suggest and store suggestions) are its main parts, each
+        summed over chunks (coding overlaps storing, and several workers overlap each other).
     """
 
     read: int
@@ -68,6 +69,7 @@ class BatchSummary:
     seconds: float
     ingest_seconds: float
     code_seconds: float
+    store_seconds: float = 0.0
 
     @property
     def reconciles(self) -> bool:
@@ -107,6 +109,7 @@ class BatchSummary:
             "store": self.store,
             "seconds": round(self.seconds, 3),
             "ingest_seconds": round(self.ingest_seconds, 3),
+            "store_seconds": round(self.store_seconds, 3),
             "code_seconds": round(self.code_seconds, 3),
         }
 
@@ -163,6 +166,7 @@ class BatchTally:
     coded: int = 0
     conflicts: Counter[str] = field(default_factory=Counter)
     code_seconds: float = 0.0
+    store_seconds: float = 0.0
 
     def add_stored(self, chunk: StoredChunk) -> None:
         """Count a stored chunk (all its narratives count as already coded until coded)."""
@@ -170,6 +174,7 @@ class BatchTally:
         self.ingested += len(chunk.ids)
         self.stored += chunk.inserted
         self.conflicts.update(dict(chunk.conflict_sources))
+        self.store_seconds += chunk.seconds
 
     def add_coded(self, chunk: CodedChunk) -> None:
         """Count a coded chunk."""
@@ -224,4 +229,5 @@ class BatchTally:
             seconds=seconds,
             ingest_seconds=ingest.seconds,
             code_seconds=self.code_seconds,
+            store_seconds=self.store_seconds,
         )

@@ -40,6 +40,7 @@ __all__ = [
     "Bundle",
     "BundleFile",
     "Decision",
+    "FinishedInput",
     "Narrative",
     "Promotion",
     "Purge",
@@ -326,3 +327,31 @@ class RetrainRun(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     actor: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class FinishedInput(Base):
+    """An export file that a batch run finished: every row stored or quarantined, and coded.
+
+    Keyed by the file's content (SHA-256 and size, not its path) and the bundle that coded it, so
+    that ``nearmiss batch`` can skip an unchanged export without ingesting it again. ``options``
+    is a digest of the ingest options that shape records (the column mapping). The counts are the
+    file's, from the run that finished it. A purge deletes these rows.
+    """
+
+    __tablename__ = "finished_inputs"
+    __table_args__ = (UniqueConstraint("sha256", "size", "options", "model"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    options: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(32))
+    encoding: Mapped[str | None] = mapped_column(String(64))
+    read: Mapped[int]
+    ingested: Mapped[int]
+    quarantined: Mapped[int]
+    duplicates: Mapped[int]
+    quarantine: Mapped[str] = mapped_column(String(1000))
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)

@@ -12,14 +12,15 @@ import json
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, Table, and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pipeline.errors import InputError
 from pipeline.record import Record
+from pipeline.store.inputs import forget_finished_inputs
 from pipeline.store.models import STATUSES, Decision, Narrative, Purge, Suggestion, SuggestionSet
 
 __all__ = [
@@ -93,14 +94,16 @@ def add_narratives(session: Session, records: Iterable[Record]) -> tuple[list[in
             rows[digest] = _row(record, digest)
     inserted_hashes: set[str] = set()
     values = list(rows.values())
-    for start in range(0, len(values), _BATCH):
+    if values:
+        # One cached statement run for many parameter sets (SQLAlchemy batches them into
+        # multi-row INSERTs itself), not a fresh 500-row VALUES clause compiled per batch.
+        table = cast(Table, Narrative.__table__)
         statement = (
-            _insert(session)
-            .values(values[start : start + _BATCH])
+            _insert(session, table)
             .on_conflict_do_nothing()
-            .returning(Narrative.id, Narrative.content_hash)
+            .returning(table.c.id, table.c.content_hash)
         )
-        for narrative_id, digest in session.execute(statement):
+        for narrative_id, digest in session.execute(statement, values):
             known[digest] = narrative_id
             inserted_hashes.add(digest)
     missing = set(hashes) - known.keys()
@@ -121,10 +124,10 @@ def add_narratives(session: Session, records: Iterable[Record]) -> tuple[list[in
     return inserted, present
 
 
-def _insert(session: Session) -> Any:
+def _insert(session: Session, table: Table) -> Any:
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Narrative)
+    return module.insert(table)
 
 
 def _row(record: Record, digest: str) -> dict[str, Any]:
@@ -256,7 +259,8 @@ def purge_narratives(
 
     A narrative's date is its ``event_date``; one without an event date is purged by the date it
     was stored, so that undated narratives are not kept for ever. The purge itself is recorded
-    (cut-off, practice, count and actor, no content).
+    (cut-off, practice, count and actor, no content). When anything is deleted, the records of
+    finished batch inputs are forgotten too, so that re-running an export stores it again.
 
     Parameters
     ----------
@@ -298,6 +302,10 @@ def purge_narratives(
     session.execute(
         delete(Narrative).where(condition), execution_options={"synchronize_session": False}
     )
+    if report.narratives:
+        # Files a batch finished may have held purged narratives: re-running them must store
+        # those again, so no file counts as finished any more.
+        forget_finished_inputs(session)
     session.expire_all()
     session.add(Purge(before=before, practice=practice, narratives=report.narratives, actor=actor))
     session.flush()

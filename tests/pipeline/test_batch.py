@@ -201,6 +201,55 @@ def test_a_suggester_out_of_order_is_refused(store_url: str, tmp_path: Path) -> 
     assert _count(store_url, SuggestionSet) == 0
 
 
+class _Typed(FakeSuggester):
+    """Returns :class:`pipeline.suggestion.SuggestionSet` objects, as the real suggester does."""
+
+    drop_last = False
+
+    def suggest(self, records: Sequence[Record], *, redact: bool = True) -> list[Any]:
+        from pipeline.evidence import Evidence
+        from pipeline.suggestion import CodeSuggestion
+        from pipeline.suggestion import SuggestionSet as Line
+
+        lines = [
+            Line(
+                record.id,
+                self.name,
+                {"outcome": (CodeSuggestion("near_miss", 0.75, True, (Evidence("x", None),)),)},
+            )
+            for record in records
+        ]
+        return lines[:-1] if self.drop_last else lines
+
+
+def _typed(model: Path | None, db_url: str | None) -> _Typed:
+    suggester = _Typed(model or Path("/b/typed"), "typed")
+    suggester.drop_last = model is not None and model.name == "short"
+    return suggester
+
+
+@pytest.mark.parametrize("bundle", ["typed", "short"])
+def test_suggestion_set_objects_are_stored_directly_and_checked(
+    store_url: str, tmp_path: Path, bundle: str
+) -> None:
+    path = _write_records(tmp_path / "records.jsonl", make_records(3))
+    (chunk,) = [
+        store_chunk(path, s, store_url, model="typed", quarantine=tmp_path / "q")
+        for s in plan_spans(path)
+    ]
+    factory = f"{__name__}:_typed"
+    if bundle == "short":
+        with pytest.raises(BundleError, match="2 suggestion sets for 3 records"):
+            code_stored(chunk.ids, store_url, bundle_dir=Path("/b/short"), factory=factory)
+        assert _count(store_url, SuggestionSet) == 0
+        return
+    coded = code_stored(chunk.ids, store_url, bundle_dir=Path("/b/typed"), factory=factory)
+    assert (coded.coded, _count(store_url, SuggestionSet)) == (3, 3)
+    with session_scope(store_url) as session:
+        evidence = session.scalars(select(Suggestion.evidence)).all()
+    assert evidence == [[{"text": "x", "section": None}]] * 3
+
+
 def test_suggester_is_built_once_per_process_and_bundle() -> None:
     url = "sqlite:///unused.sqlite3"
     first = get_suggester(FACTORY, None, url)

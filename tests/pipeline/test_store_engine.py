@@ -43,6 +43,7 @@ TABLES = {
     "bundle_files",
     "promotions",
     "retrain_runs",
+    "finished_inputs",
     "users",
     "user_practices",
     "purges",
