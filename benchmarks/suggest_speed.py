@@ -14,7 +14,13 @@ stays where it is: only a temporary copy of the ids and texts is written) and pr
 * the ratios cold/bare (goal <= 1.10) and warm/bare (goal <= 0.10), and each process's peak
   memory;
 * single-narrative latency once loaded: a loaded suggester coding one new narrative at a time
-  (its text and sentences not yet cached), then the same narratives again (cached).
+  (its text and sentences not yet cached), then the same narratives again (cached);
+* coding throughput (``--coding``, default 1,000): ``Suggester.suggest(records, redact=False)``
+  on the records once redacted, as ``nearmiss batch`` calls it (no suggestion cache, an empty
+  embedding cache), next to a bare encode of the same texts with the bundle's embedding model.
+
+The warm run finds every line in the suggestion cache (``pipeline.suggest_cache``): it loads no
+bundle and imports neither spaCy, scikit-learn nor torch.
 
 The bundle is ``--model`` or the starter bundle (built first if missing, outside the timings).
 
@@ -97,6 +103,26 @@ def latency(bundle: Path, texts: list[str], cache_dir: Path) -> dict[str, float]
     return results
 
 
+def coding(bundle: Path, texts: list[str], cache_dir: Path) -> dict[str, float]:
+    """Time coding already-redacted records (no suggestion cache) against a bare encode (s)."""
+    from pipeline.record import Record
+    from pipeline.sentences import prepare_records
+    from pipeline.suggest import Suggester
+
+    suggester = Suggester.load(bundle, cache_dir=cache_dir / "coding")
+    suggester.cache = None  # measure the coding itself, not the suggestion cache
+    records = [ready.record for ready in prepare_records([Record(id="0", text=t) for t in texts])]
+    encoder = suggester.embedder.encoder  # loaded before the clock starts
+    suggester.suggest([Record(id="warm-up", text="Warm-up narrative.")], redact=False)
+    started = time.perf_counter()
+    for start in range(0, len(records), 2000):  # nearmiss batch's chunk size
+        suggester.suggest(records[start : start + 2000], redact=False)
+    coded = time.perf_counter() - started
+    started = time.perf_counter()
+    encoder.encode([r.text for r in records], 32, suggester.embedder.spec.normalize_embeddings)
+    return {"coding": coded, "bare": time.perf_counter() - started}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -104,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=1000, help="records to code")
     parser.add_argument("--model", type=Path, help="bundle (default: the starter bundle)")
     parser.add_argument("--latency", type=int, default=50, help="narratives timed one by one")
+    parser.add_argument("--coding", type=int, default=1000, help="records for coding throughput")
     args = parser.parse_args(argv)
 
     from pipeline.bundle import read_metadata
@@ -130,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         same = (work / "cold.jsonl").read_bytes() == (work / "warm.jsonl").read_bytes()
         texts = [json.loads(line)["text"] for line in records.read_text().splitlines()]
         single = latency(args.model, texts[: args.latency], work / "latency-cache")
+        throughput = coding(args.model, texts[: args.coding], work) if args.coding else None
 
     embedder = metadata.embedder.model if metadata.embedder else "none"
     print(f"nearmiss suggest on {n} records of {args.data.name} ({os.cpu_count()} CPUs)")
@@ -149,6 +177,13 @@ def main(argv: list[str] | None = None) -> None:
         f"new median {single['new_median']:.0f} ms (p95 {single['new_p95']:.0f}), "
         f"cached median {single['cached_median']:.0f} ms (p95 {single['cached_p95']:.0f})"
     )
+    if throughput is not None:
+        m = len(texts[: args.coding])
+        print(
+            f"coding {m} redacted records (suggest(redact=False), as nearmiss batch): "
+            f"{throughput['coding']:.1f} s ({m / throughput['coding']:.0f} records/s); bare "
+            f"encode of the same texts with the bundle's model {throughput['bare']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 #: Windows per forward pass.
 DEFAULT_BATCH_SIZE = 32
+#: Texts per call for a model that reads texts whole (a static model: a look-up and a mean per
+#: text, no padding), whose per-call overhead dominates small batches; the vectors are the same.
+WHOLE_TEXT_BATCH_SIZE = 1024
 #: Texts embedded between two cache writes: bounds memory and the work an interruption loses.
 CHUNK_TEXTS = 1024
 
@@ -294,7 +297,8 @@ class Embedder:
         """Embed texts with the model, long ones as mean-pooled windows; also the window count."""
         encoder = self.encoder
         if self.spec.window_tokens is None:  # no limit: each text whole, nothing to tokenize here
-            vectors = encoder.encode(texts, self.batch_size, self.spec.normalize_embeddings)
+            batch_size = max(self.batch_size, WHOLE_TEXT_BATCH_SIZE)
+            vectors = encoder.encode(texts, batch_size, self.spec.normalize_embeddings)
             return vectors, len(texts)
         budget = self.spec.window_tokens - encoder.special_tokens
         pieces: list[str] = []

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.sentences import PreparedRecord
+if TYPE_CHECKING:
+    from pipeline.sentences import PreparedRecord
 
 __all__ = [
     "MAX_EVIDENCE",
@@ -126,33 +127,45 @@ def pick_evidence(
         For each narrative, the column index of each selected code and its evidence (empty
         when the view has no sentence).
     """
-    out: list[dict[int, tuple[Evidence, ...]]] = []
-    for i, row in enumerate(selected):
-        start, stop = sentences.bounds[i], sentences.bounds[i + 1]
-        chosen: dict[int, tuple[Evidence, ...]] = {}
-        for j in np.flatnonzero(row).tolist():
-            chosen[j] = _best(sentences, scores[start:stop, j], start)
-        out.append(chosen)
+    out: list[dict[int, tuple[Evidence, ...]]] = [{} for _ in range(len(selected))]
+    bounds, texts, sections = sentences.bounds, sentences.texts, sentences.sections
+    # One sort per narrative for all its selected codes, then plain Python on a few rows.
+    for i in np.flatnonzero(selected.any(axis=1)).tolist() if len(selected) else []:
+        start, stop = bounds[i], bounds[i + 1]
+        columns = np.flatnonzero(selected[i])
+        if start == stop:
+            out[i] = dict.fromkeys(columns.tolist(), ())
+            continue
+        block = scores[start:stop, columns]
+        orders = np.argsort(-block, axis=0, kind="stable").T.tolist()
+        values = block.T.tolist()
+        chosen = out[i]
+        for j, order, column in zip(columns.tolist(), orders, values, strict=True):
+            chosen[j] = _best(texts, sections, order, column, start)
     return out
 
 
 def _best(
-    sentences: ViewSentences, column: NDArray[np.float64], start: int
+    texts: Sequence[str],
+    sections: Sequence[str | None],
+    order: list[int],
+    column: list[float],
+    start: int,
 ) -> tuple[Evidence, ...]:
     """Pick the best sentence of one narrative for one code, and the runner-up if close."""
     picked: list[Evidence] = []
     seen: set[str] = set()
     top = None
-    for k in np.argsort(-column, kind="stable").tolist():
-        text = sentences.texts[start + k]
+    for k in order:
+        text = texts[start + k]
         if text in seen:
             continue
         if top is None:
-            top = float(column[k])
-        elif float(column[k]) < RUNNER_UP_RATIO * top:
+            top = column[k]
+        elif column[k] < RUNNER_UP_RATIO * top:
             break
         seen.add(text)
-        picked.append(Evidence(text, sentences.sections[start + k]))
+        picked.append(Evidence(text, sections[start + k]))
         if len(picked) == MAX_EVIDENCE:
             break
     return tuple(picked)

@@ -6,6 +6,8 @@ inference never imports ``training``. Per view it holds one linear scorer per co
 (``X @ coef.T + intercept``) and a calibrator per code (Platt ``expit(slope * s + intercept)``,
 or an isotonic step function read with :func:`numpy.interp`); the chosen views' calibrated
 probabilities are averaged (late fusion), exactly as ``training.scheme.SchemeModel`` does.
+The ``"sentences"`` view reads each narrative's sentence vectors pooled by
+:func:`pool_sentence_vectors` (mean and maximum side by side).
 
 Examples
 --------
@@ -34,10 +36,74 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from pipeline.errors import BundleError, InputError
 from pipeline.views import TEXT_VIEWS
 
-__all__ = ["HEAD_VIEWS", "TEXT_VIEWS", "Isotonic", "LinearView", "SchemeHead", "Sigmoid"]
+__all__ = [
+    "HEAD_VIEWS",
+    "TEXT_VIEWS",
+    "Isotonic",
+    "LinearView",
+    "SchemeHead",
+    "Sigmoid",
+    "pool_sentence_vectors",
+]
 
-#: Views a bundle head can hold: word TF-IDF of the text, and the embedding of the same text.
-HEAD_VIEWS = ("tfidf", "embedding")
+#: Views a bundle head can hold: word TF-IDF of the text, the embedding of the same text, and
+#: its sentences' embeddings pooled (:func:`pool_sentence_vectors`).
+HEAD_VIEWS = ("tfidf", "embedding", "sentences")
+
+
+def pool_sentence_vectors(
+    vectors: NDArray[np.floating[Any]], bounds: Sequence[int]
+) -> NDArray[np.float64]:
+    """Pool each narrative's sentence vectors into one row: their mean, then their maximum.
+
+    Parameters
+    ----------
+    vectors : ndarray of shape (m, d)
+        Every narrative's sentence vectors, flat, narrative after narrative.
+    bounds : sequence of int
+        Narrative ``i`` owns rows ``bounds[i]:bounds[i + 1]`` (length n + 1, non-decreasing,
+        from 0 to m).
+
+    Returns
+    -------
+    ndarray of shape (n, 2 * d)
+        Mean-pooled then max-pooled vectors; a narrative with no sentence gets a row of zeros.
+
+    Raises
+    ------
+    InputError
+        If ``bounds`` do not cut ``vectors`` into consecutive groups.
+
+    Examples
+    --------
+    >>> pool_sentence_vectors(np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]]), [0, 2, 2, 3])
+    array([[0.5, 0.5, 1. , 1. ],
+           [0. , 0. , 0. , 0. ],
+           [2. , 2. , 2. , 2. ]])
+    """
+    array = np.asarray(vectors, dtype=np.float64)
+    edges = np.asarray(bounds, dtype=np.intp)
+    if (
+        array.ndim != 2
+        or edges.ndim != 1
+        or len(edges) == 0
+        or edges[0] != 0
+        or edges[-1] != len(array)
+        or (np.diff(edges) < 0).any()
+    ):
+        raise InputError(
+            f"sentence bounds must run from 0 to {len(array) if array.ndim == 2 else '?'} "
+            "without going back, one more than the narratives; pool each narrative's sentences"
+        )
+    n, d = len(edges) - 1, array.shape[1]
+    pooled = np.zeros((n, 2 * d), dtype=np.float64)
+    sizes = np.diff(edges)
+    filled = sizes > 0
+    if filled.any():
+        starts = edges[:-1][filled]
+        pooled[filled, :d] = np.add.reduceat(array, starts, axis=0) / sizes[filled, None]
+        pooled[filled, d:] = np.maximum.reduceat(array, starts, axis=0)
+    return pooled
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +172,7 @@ class SchemeHead:
     multi_label : bool
         Several codes may apply (thresholds), or exactly one (argmax).
     views : dict of str to LinearView
-        The fused views, in :data:`HEAD_VIEWS` order.
+        The fused views, in :data:`HEAD_VIEWS` order (``"sentences"`` has width ``2 * d``).
     vectorizer : TfidfVectorizer or None
         The fitted TF-IDF vectorizer (when ``"tfidf"`` is a view).
     thresholds : ndarray of shape (k,) or None
@@ -156,12 +222,20 @@ class SchemeHead:
         return "embedding" in self.views
 
     @property
+    def uses_sentences(self) -> bool:
+        """Whether :meth:`predict_proba` needs the pooled sentence vectors of the texts."""
+        return "sentences" in self.views
+
+    @property
     def features(self) -> str:
         """The fused views joined by ``+`` (e.g. ``"tfidf+embedding"``)."""
         return "+".join(self.views)
 
     def predict_proba(
-        self, texts: Sequence[str], embeddings: NDArray[np.floating[Any]] | None = None
+        self,
+        texts: Sequence[str],
+        embeddings: NDArray[np.floating[Any]] | None = None,
+        sentence_features: NDArray[np.floating[Any]] | None = None,
     ) -> NDArray[np.float64]:
         """Return calibrated, fused probabilities, one row per text.
 
@@ -171,6 +245,9 @@ class SchemeHead:
             Redacted texts of the scheme's text view (see :attr:`text_view`).
         embeddings : ndarray of shape (n, d) or None
             Their embeddings, by the bundle's embedder; needed when :attr:`uses_embeddings`.
+        sentence_features : ndarray of shape (n, 2 * d) or None
+            Their sentences' vectors pooled by :func:`pool_sentence_vectors`; needed when
+            :attr:`uses_sentences`.
 
         Returns
         -------
@@ -191,8 +268,10 @@ class SchemeHead:
             if name == "tfidf":
                 assert self.vectorizer is not None
                 X: Any = self.vectorizer.transform(list(texts))
+            elif name == "sentences":
+                X = self._check_embeddings(sentence_features, n, view.coef.shape[1], name)
             else:
-                X = self._check_embeddings(embeddings, n, view.coef.shape[1])
+                X = self._check_embeddings(embeddings, n, view.coef.shape[1], name)
             probas.append(view.predict_proba(X, self.multi_label))
         return np.asarray(np.mean(probas, axis=0), dtype=np.float64)
 
@@ -218,17 +297,18 @@ class SchemeHead:
         return decided
 
     def _check_embeddings(
-        self, embeddings: NDArray[np.floating[Any]] | None, n: int, dim: int
+        self, embeddings: NDArray[np.floating[Any]] | None, n: int, dim: int, view: str
     ) -> NDArray[np.float64]:
+        what = "embeddings" if view == "embedding" else "pooled sentence vectors"
         if embeddings is None:
             raise InputError(
-                f"Scheme '{self.scheme}' uses embeddings; pass the texts' embeddings by the "
-                "bundle's embedder"
+                f"Scheme '{self.scheme}' uses {what}; pass the texts' {what} by the bundle's "
+                "embedder"
             )
         array = np.asarray(embeddings, dtype=np.float64)
         if array.shape != (n, dim):
             raise InputError(
-                f"Scheme '{self.scheme}' needs embeddings of shape ({n}, {dim}), got "
+                f"Scheme '{self.scheme}' needs {what} of shape ({n}, {dim}), got "
                 f"{array.shape}; embed with the model the bundle was trained with"
             )
         return array

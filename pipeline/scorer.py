@@ -31,12 +31,15 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import BundleError
-from pipeline.head import ColdStartHead, SchemeHead, blend_weights
+from pipeline.head import ColdStartHead, SchemeHead, blend_weights, pool_sentence_vectors
 
 if TYPE_CHECKING:
     from scipy.sparse import spmatrix
 
 __all__ = ["SchemeScorer", "share_vectorizers"]
+
+#: n-gram ranges whose counting :class:`_SharedTfidf` speeds up.
+_NGRAMS = ((1, 1), (1, 2), [1, 1], [1, 2])
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +113,7 @@ class SchemeScorer:
         embeddings: NDArray[np.floating[Any]] | None,
         sentences: Sequence[str],
         sentence_vectors: NDArray[np.floating[Any]],
-        sentence_groups: Sequence[NDArray[np.floating[Any]]],
+        bounds: Sequence[int],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Score narratives and, alone, their sentences (one pass through the trained head).
 
@@ -124,8 +127,8 @@ class SchemeScorer:
             Every narrative's view sentences, flat (redacted).
         sentence_vectors : ndarray of shape (m, d)
             Their embeddings, row for row.
-        sentence_groups : sequence of ndarray of shape (m_i, d)
-            The same vectors split per narrative.
+        bounds : sequence of int
+            Narrative ``i`` owns sentences ``bounds[i]:bounds[i + 1]`` (length n + 1).
 
         Returns
         -------
@@ -134,8 +137,8 @@ class SchemeScorer:
         sentence_proba : ndarray of shape (m, k)
             Each sentence's scores, scored as if it were a narrative of its own.
         """
-        cold = self.cold.predict_proba(sentence_groups)
         cold_sentences = self.cold.sentence_proba(sentence_vectors)
+        cold = self._cold_proba(sentence_vectors, cold_sentences, bounds)
         if self.head is None:
             return cold, cold_sentences
         both = [*texts, *sentences]
@@ -143,9 +146,57 @@ class SchemeScorer:
         if self.head.uses_embeddings:
             assert embeddings is not None
             vectors = np.concatenate([embeddings, sentence_vectors])
-        head = self.head.predict_proba(both, vectors) if both else np.empty((0, len(self.codes)))
+        pooled = None
+        if self.head.uses_sentences:
+            # A sentence scored alone is a narrative of one sentence: its mean and max are itself.
+            pooled = np.concatenate(
+                [
+                    pool_sentence_vectors(sentence_vectors, bounds),
+                    np.hstack([sentence_vectors, sentence_vectors]),
+                ]
+            )
+        head = (
+            self.head.predict_proba(both, vectors, pooled)
+            if both
+            else np.empty((0, len(self.codes)))
+        )
         n = len(texts)
         return self._blend(head[:n], cold), self._blend(head[n:], cold_sentences)
+
+    def _cold_proba(
+        self,
+        vectors: NDArray[np.floating[Any]],
+        sentence_proba: NDArray[np.float64],
+        bounds: Sequence[int],
+    ) -> NDArray[np.float64]:
+        """Cold-start scores of narratives, from their sentences' scores, for all at once.
+
+        Equal to :meth:`ColdStartHead.predict_proba` of each narrative's sentences: before a
+        single-label row is normalised, a score is an increasing function of the best
+        sentence's cosine, so the narrative's score is its best sentence's (a decreasing
+        calibration, never fitted in practice, takes the slow path).
+        """
+        edges = np.asarray(bounds, dtype=np.intp)
+        if self.cold.calibration.slope <= 0:
+            groups = [vectors[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+            return self.cold.predict_proba(groups)
+        per_code = self._cold_per_code
+        if not self.cold.multi_label:
+            sentence_proba = per_code.sentence_proba(vectors)
+        n, k = len(edges) - 1, len(self.codes)
+        none = per_code.predict_proba([np.zeros((0, vectors.shape[1]))])[0]
+        proba = np.broadcast_to(none, (n, k)).copy()
+        filled = edges[1:] > edges[:-1]
+        if filled.any():
+            proba[filled] = np.maximum.reduceat(sentence_proba, edges[:-1][filled], axis=0)
+        if self.cold.multi_label or not n:
+            return proba
+        return np.asarray(proba / proba.sum(axis=1, keepdims=True), dtype=np.float64)
+
+    @cached_property
+    def _cold_per_code(self) -> ColdStartHead:
+        """Return the cold-start head scoring each code alone (single-label rows unnormalised)."""
+        return self.cold if self.cold.multi_label else replace(self.cold, multi_label=True)
 
     def proba(
         self,
@@ -172,7 +223,14 @@ class SchemeScorer:
         cold = self.cold.predict_proba(sentence_groups)
         if self.head is None:
             return cold
-        return self._blend(self.head.predict_proba(texts, embeddings), cold)
+        pooled = None
+        if self.head.uses_sentences:
+            width = self.head.views["sentences"].coef.shape[1] // 2
+            bounds = np.cumsum([0, *(len(group) for group in sentence_groups)]).tolist()
+            flat = [np.asarray(group).reshape(len(group), width) for group in sentence_groups]
+            stacked = np.concatenate(flat) if flat else np.zeros((0, width))
+            pooled = pool_sentence_vectors(stacked, bounds)
+        return self._blend(self.head.predict_proba(texts, embeddings, pooled), cold)
 
     def decide(self, proba: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Select codes: blended thresholds (multi-label) or the best code (single-label)."""
@@ -203,14 +261,57 @@ class _SharedTfidf(TfidfVectorizer):  # type: ignore[misc]
     _last: tuple[list[str], spmatrix] | None = None
 
     def transform(self, raw_documents: Any) -> spmatrix:
-        """Return the TF-IDF matrix of the documents (the previous call's if they are the same)."""
+        """Return the TF-IDF matrix of the documents (the previous call's if they are the same).
+
+        Each distinct document is transformed once (sentences such as "No harm." recur across
+        narratives); rows do not depend on one another, so the matrix is the same.
+        """
         documents = list(raw_documents)
         last = self._last
         if last is not None and last[0] == documents:
             return last[1]
-        matrix = super().transform(documents)
+        index: dict[str, int] = {}
+        rows = [index.setdefault(document, len(index)) for document in documents]
+        matrix = super().transform(list(index))
+        if len(index) < len(documents):
+            matrix = matrix[np.asarray(rows, dtype=np.intp)]
         self._last = (documents, matrix)
         return matrix
+
+    def _count_vocab(self, raw_documents: Any, fixed_vocab: bool) -> tuple[Any, spmatrix]:
+        """Count the vocabulary's terms per document: scikit-learn's matrix, built faster.
+
+        For a fitted word vectorizer of unigrams (and bigrams), terms are looked up with
+        ``map`` over the tokens and counted by SciPy, not one dictionary update per term in
+        Python; the matrix (float counts, sorted indices) is the one scikit-learn builds. Any
+        other configuration, and fitting, use scikit-learn's own code.
+        """
+        if not fixed_vocab or self.analyzer != "word" or self.ngram_range not in _NGRAMS:
+            counted: tuple[Any, spmatrix] = super()._count_vocab(raw_documents, fixed_vocab)
+            return counted
+        vocabulary, empty = super()._count_vocab([], fixed_vocab)
+        get = vocabulary.get
+        decode, preprocess = self.decode, self.build_preprocessor()
+        tokenize, stop_words = self.build_tokenizer(), self.get_stop_words()
+        bigrams = tuple(self.ngram_range) == (1, 2)
+        indices: list[int] = []
+        indptr = [0]
+        for document in raw_documents:
+            tokens = tokenize(preprocess(decode(document)))
+            if stop_words is not None:
+                tokens = [token for token in tokens if token not in stop_words]
+            indices += [i for i in map(get, tokens) if i is not None]
+            if bigrams:
+                pairs = map(" ".join, zip(tokens, tokens[1:], strict=False))
+                indices += [i for i in map(get, pairs) if i is not None]
+            indptr.append(len(indices))
+        counts = type(empty)(
+            (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(indptr) - 1, len(vocabulary)),
+            dtype=self.dtype,
+        )
+        counts.sum_duplicates()  # sums repeated terms and sorts each row's indices
+        return vocabulary, counts
 
 
 def share_vectorizers(heads: dict[str, SchemeHead]) -> dict[str, SchemeHead]:

@@ -25,14 +25,16 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from spacy.tokens import Doc
+from typing import TYPE_CHECKING
 
 from pipeline.ingest.sections import join_sections
 from pipeline.record import Record
-from pipeline.redact import EXTENSION, Identifier, apply_redactions
-from pipeline.text import REDACTOR, map_docs, prime_tokenizer
 from pipeline.views import RECOVERY_SECTIONS, known_sections, line_sections
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+    from pipeline.redact import Identifier
 
 __all__ = ["PreparedRecord", "prepare_records", "redact_records"]
 
@@ -166,6 +168,11 @@ def _label(text: str, spans: Sequence[Span]) -> list[tuple[str, str | None]]:
 
 def _redact_and_split(texts: list[str], redact: bool) -> list[tuple[str, list[Span]]]:
     """Return each text redacted, with its sentences' character spans in the redacted text."""
+    # spaCy (which imports torch) loads here, on first need: a run whose records are all in the
+    # suggestion cache never imports it.
+    from pipeline.redact import EXTENSION, apply_redactions
+    from pipeline.text import REDACTOR, map_docs, prime_tokenizer
+
     cleaned = [_SURROGATE.sub("\ufffd", t) if _SURROGATE.search(t) else t for t in texts]
 
     def extract(doc: Doc) -> tuple[list[Identifier], list[Span]]:
@@ -182,8 +189,8 @@ def _redact_and_split(texts: list[str], redact: bool) -> list[tuple[str, list[Sp
             (_moved(a, found, start=True), _moved(b, found, start=False)) for a, b in sentences
         ]
         out.append((apply_redactions(text, found), moved))
-    if redact:
-        prime_tokenizer([text for text, _ in out])
+    # Every text here is redacted now (or was given redacted), so it may prime the tokenizer.
+    prime_tokenizer([text for text, _ in out])
     return out
 
 

@@ -24,24 +24,17 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sklearn
 from numpy.typing import NDArray
 
-from pipeline.bundle import METADATA_FILE, Bundle, load_bundle
+from pipeline.bundle_files import METADATA_FILE
 from pipeline.embed import Embedder, TextEncoder
 from pipeline.evidence import pick_evidence, view_sentences
-from pipeline.head import (
-    DEFAULT_COLD_START,
-    ColdStartCalibration,
-    ColdStartHead,
-    cold_start_calibration,
-    cold_start_texts,
-)
 from pipeline.record import Record
-from pipeline.scorer import SchemeScorer, share_vectorizers
-from pipeline.sentences import prepare_records
+from pipeline.sentences import PreparedRecord
+from pipeline.suggest_cache import SuggestCache, bundle_fingerprint, prepare_cached
 from pipeline.suggestion import (
     NEAR_MISS,
     OUTCOME_SCHEME,
@@ -55,6 +48,13 @@ from pipeline.suggestion import (
 from pipeline.taxonomy import Taxonomy
 from pipeline.views import scheme_text
 
+# Bundles, heads and scorers import scikit-learn, and redaction spaCy: they are imported on
+# first use, so that a run whose lines are all in the suggestion cache imports neither.
+if TYPE_CHECKING:
+    from pipeline.bundle import Bundle
+    from pipeline.head import ColdStartCalibration
+    from pipeline.scorer import SchemeScorer
+
 __all__ = [
     "NEAR_MISS",
     "OUTCOME_SCHEME",
@@ -65,6 +65,7 @@ __all__ = [
     "SuggestionSet",
     "apply_recovery_rule",
     "load_suggester",
+    "resolve_bundle",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class Suggester:
         A loaded bundle (see :func:`pipeline.bundle.load_bundle`).
     embedder : Embedder
         The bundle's embedding model, through the cache (``bundle.make_embedder()``).
+    taxonomy_path : Path or None
+        The taxonomy file the bundle was checked against (None: its own copy); part of
+        :attr:`fingerprint`.
 
     Attributes
     ----------
@@ -88,14 +92,23 @@ class Suggester:
         The bundle directory.
     scorers : dict of str to SchemeScorer
         One per scheme, in taxonomy order.
+    cache : SuggestCache or None
+        Prepared records (and, for :func:`pipeline.suggest_file.suggest_file`, lines) persist
+        here, beside the embedder's vector cache; None when the embedder has no cache.
+    fingerprint : str or None
+        What the suggestions depend on (:func:`pipeline.suggest_cache.bundle_fingerprint`).
     """
 
-    def __init__(self, bundle: Bundle, embedder: Embedder) -> None:
+    def __init__(
+        self, bundle: Bundle, embedder: Embedder, *, taxonomy_path: Path | None = None
+    ) -> None:
         self.bundle = bundle
         self.embedder = embedder
         self.name = bundle.name
         self.bundle_dir = bundle.path
         self.scorers = self._scorers(bundle, embedder)
+        self.cache = SuggestCache(embedder.cache.directory) if embedder.cache else None
+        self.fingerprint = bundle_fingerprint(bundle.path, taxonomy_path, embedder.spec.identity)
 
     @classmethod
     def load(
@@ -133,8 +146,14 @@ class Suggester:
         key = _cache_key(bundle_dir, taxonomy) if cacheable else None
         if key is not None and key in _LOADED:
             return _LOADED[key]
+        from pipeline.bundle import load_bundle
+
         bundle = load_bundle(bundle_dir, taxonomy)
-        suggester = cls(bundle, bundle.make_embedder(cache_dir, encoder))
+        suggester = cls(
+            bundle,
+            bundle.make_embedder(cache_dir, encoder),
+            taxonomy_path=taxonomy.path if taxonomy is not None else None,
+        )
         if key is not None:
             with _LOCK:
                 _LOADED[key] = suggester
@@ -157,7 +176,25 @@ class Suggester:
         """
         if not records:
             return []
-        prepared = prepare_records(records, redact=redact)
+        return self.suggest_prepared(prepare_cached(records, redact=redact, cache=self.cache))
+
+    def suggest_prepared(self, prepared: Sequence[PreparedRecord]) -> list[SuggestionSet]:
+        """Suggest codes for records already redacted and split into sentences.
+
+        Parameters
+        ----------
+        prepared : sequence of PreparedRecord
+            What :func:`pipeline.sentences.prepare_records` returns for the records.
+
+        Returns
+        -------
+        list of SuggestionSet
+            One per record, in order, with the record's id.
+        """
+        import sklearn
+
+        if not prepared:
+            return []
         redacted = [ready.record for ready in prepared]
         views = sorted({scorer.text_view for scorer in self.scorers.values()})
         texts = {view: [scheme_text(r, view) for r in redacted] for view in views}
@@ -178,36 +215,36 @@ class Suggester:
                     text_vectors.get(view),
                     found.texts,
                     vectors[view],
-                    found.groups(vectors[view]),
+                    found.bounds,
                 )
                 proba[scheme] = np.clip(proba[scheme], 0.0, 1.0)
                 selected[scheme] = scorer.decide(proba[scheme])
         codes = {scheme: scorer.codes for scheme, scorer in self.scorers.items()}
         selected = apply_recovery_rule(codes, proba, selected)
-        evidence = {
-            scheme: pick_evidence(
+        per_scheme = []
+        for scheme, scorer in self.scorers.items():
+            evidence = pick_evidence(
                 sentences[scorer.text_view], sentence_proba[scheme], selected[scheme]
             )
-            for scheme, scorer in self.scorers.items()
-        }
+            per_scheme.append(
+                (scheme, scorer.codes, _rounded(proba[scheme]), selected[scheme].tolist(), evidence)
+            )
         return [
             SuggestionSet(
-                id=record.id,
+                id=ready.record.id,
                 model=self.name,
                 suggestions={
                     scheme: tuple(
-                        CodeSuggestion(
-                            code=code,
-                            score=round(float(proba[scheme][i, j]), SCORE_DIGITS),
-                            selected=bool(selected[scheme][i, j]),
-                            evidence=evidence[scheme][i].get(j, ()),
+                        CodeSuggestion(code, score, chosen, picked.get(j, ()))
+                        for j, (code, score, chosen) in enumerate(
+                            zip(code_ids, scores[i], decisions[i], strict=True)
                         )
-                        for j, code in enumerate(scorer.codes)
                     )
-                    for scheme, scorer in self.scorers.items()
+                    for scheme, code_ids, scores, decisions, evidence in per_scheme
+                    for picked in (evidence[i],)
                 },
             )
-            for i, record in enumerate(records)
+            for i, ready in enumerate(prepared)
         ]
 
     def _embed_sentences(
@@ -237,6 +274,9 @@ class Suggester:
     @staticmethod
     def _scorers(bundle: Bundle, embedder: Embedder) -> dict[str, SchemeScorer]:
         """Build every scheme's scorer; code prototypes are embedded in one cached call."""
+        from pipeline.head import ColdStartHead, cold_start_texts
+        from pipeline.scorer import SchemeScorer, share_vectorizers
+
         schemes = bundle.taxonomy.schemes
         heads = share_vectorizers(bundle.heads)
         texts = [cold_start_texts(scheme.leaf_codes) for scheme in schemes]
@@ -266,32 +306,58 @@ class Suggester:
         return scorers
 
 
-_LOADED: dict[tuple[str, str, str], Suggester] = {}
+_LOADED: dict[tuple[str, ...], Suggester] = {}
 _LOCK = threading.Lock()
 
 
-def _cache_key(bundle_dir: Path, taxonomy: Taxonomy | None) -> tuple[str, str, str] | None:
-    """Key a suggester by directory, metadata content (which pins every file) and taxonomy."""
+def _cache_key(bundle_dir: Path, taxonomy: Taxonomy | None) -> tuple[str, ...] | None:
+    """Key a suggester by directory, metadata (which pins every file), taxonomy and cache."""
+    from pipeline.config import get_settings
+
     try:
         content = (bundle_dir / METADATA_FILE).read_bytes()
     except OSError:
         return None  # load_bundle says what is wrong
     checked = str(taxonomy.path) if taxonomy is not None else ""
-    return str(bundle_dir.resolve()), hashlib.sha256(content).hexdigest(), checked
+    cache = str(get_settings().cache_dir)
+    return str(bundle_dir.resolve()), hashlib.sha256(content).hexdigest(), checked, cache
 
 
 def _calibration(bundle: Bundle) -> ColdStartCalibration:
-    """Return the cold-start calibration of the bundle's embedding model (default if unknown)."""
+    """Return the bundle's cold-start calibration: its own, else its embedding model's table entry.
+
+    A bundle trained by ``nearmiss train`` records a calibration fitted on its training data,
+    embedder and taxonomy (``training.cold_start`` in its metadata). An older bundle, or one whose
+    data was too thin to fit one, falls back to the per-model table, and that is logged.
+    """
+    from pipeline.head import DEFAULT_COLD_START, cold_start_calibration
+
     model = bundle.metadata.embedder.model if bundle.metadata.embedder else None
-    found = cold_start_calibration(model, bundle.metadata.training.get("cold_start"))
-    if found is None:
+    recorded = bundle.metadata.training.get("cold_start")
+    found = cold_start_calibration(model, recorded)
+    if recorded:
+        logger.info("Cold-start calibration: fitted on bundle %s's training data", bundle.name)
+    elif found is not None:
+        logger.info(
+            "Cold-start calibration: bundle %s records none; using the table's for embedding "
+            "model %s (retrain to fit one on your data and taxonomy)",
+            *(bundle.name, model),
+        )
+    else:
         logger.warning(
-            "No cold-start calibration for embedding model %s; cold-start scores use "
-            "all-MiniLM-L6-v2's and are rough (record one in the bundle's training metadata)",
-            model,
+            "Cold-start calibration: bundle %s records none and embedding model %s has no table "
+            "entry; cold-start scores use all-MiniLM-L6-v2's and are rough (retrain the bundle "
+            "with nearmiss train to fit one)",
+            *(bundle.name, model),
         )
         return DEFAULT_COLD_START
+    assert found is not None
     return found
+
+
+def _rounded(proba: NDArray[np.float64]) -> list[list[float]]:
+    """Round scores to :data:`SCORE_DIGITS` places, as Python's ``round`` does each float."""
+    return [[round(value, SCORE_DIGITS) for value in row] for row in proba.tolist()]
 
 
 def _default_view(scheme_id: str) -> str:
@@ -299,8 +365,8 @@ def _default_view(scheme_id: str) -> str:
     return "recovery" if scheme_id in RECOVERY_SCHEMES else "full"
 
 
-def load_suggester(model: Path | None = None, db_url: str | None = None) -> Suggester:
-    """Resolve the bundle to use and return its suggester.
+def resolve_bundle(model: Path | None = None, db_url: str | None = None) -> Path:
+    """Return the directory of the bundle to code with (without loading it).
 
     The bundle is, in order: ``model``; ``NEARMISS_MODEL``; the bundle promoted in the store,
     when a store is given (``db_url``) or configured (``NEARMISS_DB``), after checking its files
@@ -315,8 +381,43 @@ def load_suggester(model: Path | None = None, db_url: str | None = None) -> Sugg
 
     Returns
     -------
+    Path
+        The bundle directory.
+
+    Raises
+    ------
+    BundleError
+        If the promoted bundle fails the store's registered hashes.
+    """
+    from pipeline.config import get_settings
+
+    settings = get_settings()
+    chosen = model or settings.model
+    if chosen is None and (db_url or settings.db):
+        chosen = _promoted_bundle(db_url or settings.db or "")
+    if chosen is None:
+        from pipeline.starter import ensure_starter_bundle
+
+        chosen = ensure_starter_bundle(settings)
+    logger.info("Coding with bundle %s", chosen)
+    return Path(chosen)
+
+
+def load_suggester(model: Path | None = None, db_url: str | None = None) -> Suggester:
+    """Resolve the bundle to use (:func:`resolve_bundle`) and return its suggester.
+
+    Parameters
+    ----------
+    model : Path or None
+        A bundle directory (``--model``).
+    db_url : str or None
+        The store (``--db``).
+
+    Returns
+    -------
     Suggester
-        The suggester, cached per process and bundle.
+        The suggester, cached per process and bundle, checked against the taxonomy in force
+        (``NEARMISS_TAXONOMY``).
 
     Raises
     ------
@@ -327,17 +428,10 @@ def load_suggester(model: Path | None = None, db_url: str | None = None) -> Sugg
     from pipeline.config import get_settings
     from pipeline.taxonomy import load_taxonomy
 
+    chosen = resolve_bundle(model, db_url)
     settings = get_settings()
-    chosen = model or settings.model
-    if chosen is None and (db_url or settings.db):
-        chosen = _promoted_bundle(db_url or settings.db or "")
-    if chosen is None:
-        from pipeline.starter import ensure_starter_bundle
-
-        chosen = ensure_starter_bundle(settings)
     taxonomy = load_taxonomy(settings.taxonomy) if settings.taxonomy is not None else None
-    logger.info("Coding with bundle %s", chosen)
-    return Suggester.load(Path(chosen), taxonomy=taxonomy)
+    return Suggester.load(chosen, taxonomy=taxonomy)
 
 
 def _promoted_bundle(url: str) -> Path | None:

@@ -7,6 +7,11 @@ file with a reason), and that folder is deleted at the end. Records are then cod
 :data:`CHUNK_SIZE` at a time and each chunk's lines are written before the next is read, so
 memory stays flat however long the input. The output is written to ``<output>.part`` and renamed
 when complete: a failed run leaves no half-written suggestions file.
+
+Lines come from the suggestion cache (:mod:`pipeline.suggest_cache`) when an unchanged record was
+coded before with the same bundle, taxonomy, embedding model and code; the bundle is loaded only
+for the records not found there. Re-running an unchanged corpus so loads no bundle, no spaCy and
+no scikit-learn, and writes the same bytes.
 """
 
 from __future__ import annotations
@@ -17,18 +22,27 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from pipeline.errors import InputError
 from pipeline.jsonl import iter_jsonl
 from pipeline.record import Record
-from pipeline.suggest import Suggester, load_suggester
+from pipeline.suggest_cache import (
+    BundleInfo,
+    SuggestCache,
+    bundle_fingerprint,
+    line_key,
+    record_key,
+)
+
+if TYPE_CHECKING:
+    from pipeline.suggest import Suggester
 
 __all__ = ["CHUNK_SIZE", "SuggestSummary", "is_records_file", "iter_records", "suggest_file"]
 
@@ -177,7 +191,8 @@ def suggest_file(
     output : Path
         The suggestions JSONL to write (replaced if it exists).
     suggester : Suggester or None
-        The suggester; None resolves one with :func:`pipeline.suggest.load_suggester`.
+        The suggester; None resolves the bundle with :func:`pipeline.suggest.resolve_bundle`
+        and loads it (:func:`pipeline.suggest.load_suggester`) only if some line is not cached.
     model : Path or None
         ``--model`` (when ``suggester`` is None).
     db_url : str or None
@@ -206,7 +221,7 @@ def suggest_file(
         raise InputError(f"--output {output} is also the input; write somewhere else")
     if chunk_size < 1:
         raise InputError(f"chunk size {chunk_size} is not positive")
-    suggester = suggester or load_suggester(model, db_url)
+    coder = _LineCoder.for_suggester(suggester) if suggester else _LineCoder.lazy(model, db_url)
     part = output.with_name(output.name + ".part")
     selected: Counter[str] = Counter()
     count = 0
@@ -218,33 +233,131 @@ def suggest_file(
             redact = ingest is None
             output.parent.mkdir(parents=True, exist_ok=True)
             handle = stack.enter_context(part.open("w", encoding="utf-8", newline="\n"))
+            head = None
             for chunk in _chunks(records, chunk_size):
-                for suggestion in suggester.suggest(chunk, redact=redact):
-                    line = suggestion.to_dict()
-                    handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
-                    handle.write("\n")
-                    selected.update(
-                        scheme
-                        for scheme, codes in line["suggestions"].items()
-                        if any(code["selected"] for code in codes)
-                    )
+                lines = coder.lines(chunk, redact)
+                head = head or f',"model":{_json(coder.info.name)},"suggestions":'
+                for record, (suggestions, chosen) in zip(chunk, lines, strict=True):
+                    # The line json.dumps(set.to_dict(), ...) gives, from its cached part.
+                    handle.write(f'{{"id":{_json(record.id)}{head}{suggestions}}}\n')
+                    selected.update(chosen)
                 handle.flush()  # each chunk is on disk before the next is read
                 count += len(chunk)
-                logger.info("Coded %d records", count)
+                logger.info("Coded %d records (%d from the cache)", count, coder.cached)
         os.replace(part, output)
     finally:
         with suppress(OSError):
             part.unlink(missing_ok=True)
+    info = coder.info
     return SuggestSummary(
         input=str(input_path),
         output=str(output),
-        model=suggester.name,
+        model=info.name,
         records=count,
-        selected={scheme: selected[scheme] for scheme in suggester.scorers},
-        cold_start=[s for s, scorer in suggester.scorers.items() if scorer.cold_only],
+        selected={scheme: selected[scheme] for scheme in info.schemes},
+        cold_start=list(info.cold_start),
         ingest=ingest,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _json(value: str) -> str:
+    """Return a string as JSON, as the suggestions file writes it."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _LineCoder:
+    """Suggestion lines for records: from the suggestion cache, else from the suggester.
+
+    The suggester is loaded on the first record the cache does not have (never, when it has
+    them all and knows the bundle).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Suggester],
+        cache: SuggestCache | None,
+        fingerprint: str | None,
+    ) -> None:
+        self._load = load
+        self._suggester: Suggester | None = None
+        self._info: BundleInfo | None = None
+        self.cache = cache if fingerprint is not None else None
+        self.fingerprint = fingerprint or ""
+        self.cached = 0
+
+    @classmethod
+    def for_suggester(cls, suggester: Suggester) -> _LineCoder:
+        """Code with a loaded suggester, through its cache if it has one."""
+        coder = cls(
+            lambda: suggester,
+            getattr(suggester, "cache", None),
+            getattr(suggester, "fingerprint", None),
+        )
+        coder._suggester = suggester
+        return coder
+
+    @classmethod
+    def lazy(cls, model: Path | None, db_url: str | None) -> _LineCoder:
+        """Resolve the bundle now; load it only when a line is not in the cache."""
+        from pipeline.config import get_settings
+        from pipeline.suggest import load_suggester, resolve_bundle
+
+        settings = get_settings()
+        bundle_dir = resolve_bundle(model, db_url)
+        fingerprint = bundle_fingerprint(bundle_dir, settings.taxonomy)
+        cache = SuggestCache(settings.cache_dir)
+        return cls(lambda: load_suggester(bundle_dir), cache, fingerprint)
+
+    @property
+    def suggester(self) -> Suggester:
+        """The suggester, loaded on first use."""
+        if self._suggester is None:
+            self._suggester = self._load()
+        return self._suggester
+
+    @property
+    def info(self) -> BundleInfo:
+        """The bundle's name, schemes and cold-start schemes (cached, or from the suggester)."""
+        if self._info is None and self.cache is not None:
+            self._info = self.cache.get_bundle(self.fingerprint)
+        if self._info is None:
+            scorers = self.suggester.scorers
+            self._info = BundleInfo(
+                self.suggester.name,
+                tuple(scorers),
+                tuple(scheme for scheme, scorer in scorers.items() if scorer.cold_only),
+            )
+            if self.cache is not None:
+                self.cache.put_bundle(self.fingerprint, self._info)
+        return self._info
+
+    def lines(self, records: Sequence[Record], redact: bool) -> list[tuple[str, tuple[str, ...]]]:
+        """Return, per record, its ``suggestions`` JSON and the schemes with a selected code."""
+        keys: list[bytes] = []
+        found: dict[bytes, tuple[str, tuple[str, ...]]] = {}
+        if self.cache is not None:
+            keys = [line_key(self.fingerprint, record_key(r, redact)) for r in records]
+            found = self.cache.get_lines(keys)
+        missing = [i for i in range(len(records)) if not keys or keys[i] not in found]
+        self.cached += len(records) - len(missing)
+        out: list[tuple[str, tuple[str, ...]]] = [("", ())] * len(records)
+        if missing:
+            sets = self.suggester.suggest([records[i] for i in missing], redact=redact)
+            fresh: dict[bytes, tuple[str, tuple[str, ...]]] = {}
+            for i, suggestion in zip(missing, sets, strict=True):
+                codes = suggestion.to_dict()["suggestions"]
+                text = json.dumps(codes, ensure_ascii=False, separators=(",", ":"))
+                chosen = tuple(s for s, c in codes.items() if any(x["selected"] for x in c))
+                out[i] = (text, chosen)
+                if keys:
+                    fresh[keys[i]] = out[i]
+            if self.cache is not None and fresh:
+                self.cache.put_lines(fresh)
+        for i, key in enumerate(keys):
+            if key in found:
+                out[i] = found[key]
+        return out
 
 
 def _open_input(

@@ -1,15 +1,15 @@
 """Suggestion sets, the lines of a suggestions file, and the recovery rule that shapes them.
 
-**The recovery rule** (DESIGN.md; the taxonomy's ``outcome``, ``recovery`` and
-``recovery_agent`` scheme descriptions). Recovery is coded for near misses only: when the
-``outcome`` scheme's top code is not ``near_miss``, no code of ``recovery`` or
-``recovery_agent`` is selected. ``recovery`` and ``recovery_agent`` are kept consistent by adding, never by
-dropping: a narrative with a recovery code selected (other than ``no_recovery_described``, with
-which the agent is ``[]``) gets an agent, the most probable one when none reached its threshold;
-a narrative with an agent selected but no recovery code gets the most probable recovery code
-(the agent head is the more reliable of the two: two codes against a dozen, and it is what
-matters most, so its decision is not thrown away), replacing ``no_recovery_described``. Scores
-are always kept, so a reviewer who overturns the outcome or the recovery still sees them. (Recovery schemes also read only the what-happened,
+**The recovery rule** (DESIGN.md; the taxonomy's ``outcome``, ``recovery`` and ``recovery_agent``
+scheme descriptions). Recovery is coded for near misses only: when the ``outcome`` scheme's top
+code is not ``near_miss``, no code of ``recovery`` or ``recovery_agent`` is selected. ``recovery``
+and ``recovery_agent`` are kept consistent by adding, never by dropping: a narrative with a
+recovery code selected (other than ``no_recovery_described``, with which the agent is ``[]``) gets
+an agent, the most probable one when none reached its threshold; a narrative with an agent selected
+but no recovery code gets the most probable recovery code (the agent head is the more reliable of
+the two: two codes against a dozen, and it is what matters most, so its decision is not thrown
+away), replacing ``no_recovery_described``. Scores are always kept, so a reviewer who overturns the
+outcome or the recovery still sees them. (Recovery schemes also read only the what-happened,
 action-taken and went-well text, never a "what has been changed" section: see
 :mod:`pipeline.views`.)
 

@@ -37,8 +37,10 @@ from pipeline.bundle_metadata import (
 )
 from pipeline.embed import Embedder
 from pipeline.errors import BundleError, InputError
-from pipeline.head import HEAD_VIEWS, LinearView, SchemeHead
+from pipeline.evidence import view_sentences
+from pipeline.head import HEAD_VIEWS, LinearView, SchemeHead, pool_sentence_vectors
 from pipeline.head_state import head_to_state
+from pipeline.sentences import PreparedRecord, prepare_records
 from pipeline.taxonomy import load_taxonomy
 from pipeline.views import TEXT_VIEWS, scheme_text
 from training.card import model_card
@@ -108,7 +110,8 @@ def train_bundle(
     text_views : mapping of str to str or None
         Text view per scheme id; default :func:`default_text_view`.
     views : sequence of str
-        Feature views to consider (``"tfidf"``, ``"embedding"``).
+        Feature views to consider (``"tfidf"``, ``"embedding"``, ``"sentences"``); every
+        combination of them is scored out of fold and the best is kept.
     cv : int
         Cross-validation folds.
     calibration : {"sigmoid", "isotonic"}
@@ -156,6 +159,9 @@ def train_bundle(
     heads_json: dict[str, Any] = {"format_version": FORMAT_VERSION, "schemes": {}}
     arrays: dict[str, Any] = {}
     infos: dict[str, SchemeInfo] = {}
+    # Sentences are split as at inference (pipeline.sentences), so the sentences view pools
+    # the same vectors the suggester will pool.
+    prepared = prepare_records(list(dataset.records), redact=False) if "sentences" in views else []
     for scheme_id, data in dataset.schemes.items():
         if data.skipped:
             logger.warning(
@@ -166,7 +172,9 @@ def train_bundle(
             logger.warning("Scheme %s: cold start (%s)", scheme_id, data.cold_start_reason)
             infos[scheme_id] = _cold_info(data, chosen[scheme_id])
             continue
-        info, params, scheme_arrays = _fit(dataset, data, chosen[scheme_id], embedder, fit_options)
+        info, params, scheme_arrays = _fit(
+            dataset, data, chosen[scheme_id], embedder, fit_options, prepared
+        )
         infos[scheme_id] = info
         heads_json["schemes"][scheme_id] = params
         arrays.update(scheme_arrays)
@@ -214,6 +222,7 @@ def _fit(
     text_view: str,
     embedder: Embedder,
     options: dict[str, Any],
+    prepared: Sequence[PreparedRecord],
 ) -> tuple[SchemeInfo, dict[str, Any], dict[str, Any]]:
     """Fit one scheme (``options`` go to fit_scheme); return its metadata, params and arrays."""
     scheme = data.scheme
@@ -221,6 +230,11 @@ def _fit(
     embeddings = None
     if "embedding" in options["views"]:
         embeddings = embedder.encode(texts)
+    sentence_features = None
+    if "sentences" in options["views"]:
+        found = view_sentences([prepared[i] for i in data.rows], text_view)
+        vectors = embedder.encode(list(found.texts))
+        sentence_features = pool_sentence_vectors(vectors.reshape(-1, embedder.dim), found.bounds)
     started = time.perf_counter()
     # A multi-label scheme of one code (present or not) is fitted beside its complement: a
     # one-column label array reads as a binary target, not as one code. The code's own
@@ -229,7 +243,7 @@ def _fit(
     y = np.column_stack([data.y, 1 - data.y]) if single_code else data.y
     codes = (*data.codes, f"not_{data.codes[0]}") if single_code else data.codes
     model = fit_scheme(
-        Corpus(texts, embeddings=embeddings),
+        Corpus(texts, embeddings=embeddings, sentence_features=sentence_features),
         y,
         codes,
         multi_label=scheme.multi_label,

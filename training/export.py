@@ -1,9 +1,10 @@
 """Export a fitted :class:`~training.scheme.SchemeModel` as an inference head made of arrays.
 
-The exported :class:`~pipeline.head.SchemeHead` keeps only the chosen views: per code the final
-estimator's ``coef_`` and ``intercept_``, and the calibrator's parameters (Platt slope and
+The exported :class:`~pipeline.head.SchemeHead` keeps only the chosen views (any of
+:data:`~pipeline.head.HEAD_VIEWS`: TF-IDF, the embedding, pooled sentence vectors): per code the
+final estimator's ``coef_`` and ``intercept_``, and the calibrator's parameters (Platt slope and
 intercept, or the isotonic thresholds). Its probabilities equal ``SchemeModel.predict_proba``
-(``tests/training/test_bundle.py`` checks this to 1e-9).
+when it is given the same features (``tests/training/test_bundle.py`` checks this to 1e-9).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def test_corpus_rejects_misaligned_arrays():
 def test_pool_sentences_mean_then_max():
     pooled = pool_sentences([np.array([[1.0, -1.0], [3.0, 0.0]]), np.array([[0.0, 2.0]])])
     assert pooled.tolist() == [[2.0, -0.5, 3.0, 0.0], [0.0, 2.0, 0.0, 2.0]]
-    assert pooled.dtype == np.float32
+    assert pooled.dtype == np.float64  # as pipeline.head.pool_sentence_vectors pools for bundles
 
 
 @pytest.mark.parametrize("groups", [[], [np.zeros((0, 2))], [np.zeros((1, 2)), np.zeros((1, 3))]])
