@@ -60,6 +60,15 @@ class TrainingDataInfo(_Frozen):
     n_records: int
     path_name: str = Field(description="the file's name only: paths may say whose data it is")
     synthetic: bool
+    part_sha256: list[str] = Field(
+        default_factory=list,
+        description="SHA-256 of each file joined into the training data (the starter's sample "
+        "and concept set), so evaluating on one of them is recognised as training data",
+    )
+
+    def includes(self, sha256: str) -> bool:
+        """Tell whether a file with this SHA-256 is the training data or one of its parts."""
+        return sha256 == self.sha256 or sha256 in self.part_sha256
 
 
 class CandidateInfo(_Frozen):

@@ -120,6 +120,13 @@ def build_starter_bundle(
             force=force,
             name=STARTER_NAME,
             synthetic=True,
+            part_sha256=[
+                hashlib.sha256(path.read_bytes()).hexdigest()
+                for path in (
+                    settings.project_root / SAMPLE_DATA,
+                    settings.project_root / CONCEPT_DATA,
+                )
+            ],
         )
 
 

@@ -84,6 +84,7 @@ def train_bundle(
     cv: int = 5,
     calibration: str = "sigmoid",
     n_jobs: int | None = None,
+    part_sha256: Sequence[str] = (),
 ) -> Path:
     """Train every scheme with enough labels and write the bundle to ``out_dir``.
 
@@ -118,6 +119,9 @@ def train_bundle(
         How scores become probabilities.
     n_jobs : int or None
         Parallel fits (joblib).
+    part_sha256 : sequence of str
+        SHA-256 of each file ``data_path`` was joined from, recorded so that evaluating on one
+        of them is flagged as evaluating on training data.
 
     Returns
     -------
@@ -196,6 +200,7 @@ def train_bundle(
             n_records=len(dataset.records),
             path_name=data_path.name,
             synthetic=_is_synthetic(dataset) if synthetic is None else synthetic,
+            part_sha256=list(part_sha256),
         ),
         seed=seed,
         training={

@@ -151,7 +151,7 @@ def evaluate_bundle(
         data=data_path.name,
         data_sha256=dataset.sha256,
         n_records=len(dataset.records),
-        on_training_data=dataset.sha256 == metadata.training_data.sha256,
+        on_training_data=metadata.training_data.includes(dataset.sha256),
         schemes=result,
         cold_start={s: s not in bundle.heads for s in result},
     )

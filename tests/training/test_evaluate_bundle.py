@@ -142,3 +142,17 @@ def test_suggestions_must_line_up_with_records(trained: tuple[Path, Path], tmp_p
     suggester.suggest = lambda records: original(records)[::-1]  # type: ignore[method-assign]
     with pytest.raises(InputError, match="is for 'r039', not 'r000'"):
         evaluate_bundle(bundle_dir, data, suggester=suggester)
+
+
+def test_a_part_of_joined_training_data_is_flagged() -> None:
+    from pipeline.bundle_metadata import TrainingDataInfo
+
+    info = TrainingDataInfo(
+        sha256="a" * 64, n_records=3, path_name="x.jsonl", synthetic=True, part_sha256=["b" * 64]
+    )
+    assert info.includes("a" * 64) and info.includes("b" * 64)
+    assert not info.includes("c" * 64)
+    legacy = TrainingDataInfo.model_validate(
+        {"sha256": "a" * 64, "n_records": 3, "path_name": "x.jsonl", "synthetic": True}
+    )
+    assert legacy.part_sha256 == [] and not legacy.includes("b" * 64)
