@@ -8,10 +8,12 @@ recovery code selected (other than ``no_recovery_described``, with which the age
 an agent, the most probable one when none reached its threshold; a narrative with an agent selected
 but no recovery code gets the most probable recovery code (the agent head is the more reliable of
 the two: two codes against a dozen, and it is what matters most, so its decision is not thrown
-away), replacing ``no_recovery_described``. Scores are always kept, so a reviewer who overturns the
-outcome or the recovery still sees them. (Recovery schemes also read only the what-happened,
-action-taken and went-well text, never a "what has been changed" section: see
-:mod:`pipeline.views`.)
+away), replacing ``no_recovery_described``. A near miss with neither gets whichever scores higher,
+the best recovery code (and its agent) or ``no_recovery_described``: a near miss either describes a
+recovery or says none is described, and an empty suggestion gives the reviewer nothing to accept.
+Scores are always kept, so a reviewer who overturns the outcome or the recovery still sees them.
+(Recovery schemes also read only the what-happened, action-taken and went-well text, never a "what
+has been changed" section: see :mod:`pipeline.views`.)
 
 The rule is driven by the schemes and codes the taxonomy has (:class:`RecoveryRule`): each part
 applies only when its schemes and codes exist, so a team's taxonomy without them is unchanged,
@@ -154,8 +156,10 @@ def apply_recovery_rule(
         code). When it has both the recovery and the agent scheme: a narrative with a recovery
         code selected (other than a no-recovery code) keeps its agents, or gets the most
         probable one if none was selected; a narrative with an agent selected but no recovery
-        code gets the most probable recovery code (no-recovery codes unselected). Other
-        schemes, and taxonomies without these schemes, are unchanged.
+        code gets the most probable recovery code (no-recovery codes unselected); a near miss
+        with neither gets the better-scored of the best recovery code (and then its agent) and
+        the best no-recovery code. Other schemes, and taxonomies without these schemes, are
+        unchanged.
 
     Examples
     --------
@@ -180,16 +184,52 @@ def apply_recovery_rule(
     rule = rule or RecoveryRule()
     out = dict(selected)
     outcome = list(codes.get(rule.outcome_scheme, ()))
+    near_miss: NDArray[np.bool_] | None = None
     if rule.near_miss in outcome and rule.outcome_scheme in proba:
         near_miss = proba[rule.outcome_scheme].argmax(axis=1) == outcome.index(rule.near_miss)
         for scheme in (rule.recovery_scheme, rule.agent_scheme):
             if scheme in out:
                 out[scheme] = out[scheme] & near_miss[:, None]
     if rule.recovery_scheme in out and rule.agent_scheme in out:
+        recovery_codes = codes.get(rule.recovery_scheme, ())
+        if near_miss is not None:
+            out[rule.recovery_scheme] = _complete_near_misses(
+                rule, recovery_codes, proba, out, near_miss
+            )
         out[rule.recovery_scheme], out[rule.agent_scheme] = _recovery_and_agent(
-            rule, codes.get(rule.recovery_scheme, ()), proba, out
+            rule, recovery_codes, proba, out
         )
     return out
+
+
+def _complete_near_misses(
+    rule: RecoveryRule,
+    recovery_codes: Sequence[str],
+    proba: Mapping[str, NDArray[np.float64]],
+    selected: Mapping[str, NDArray[np.bool_]],
+    near_miss: NDArray[np.bool_],
+) -> NDArray[np.bool_]:
+    """Give a near miss with no recovery, agent or no-recovery code the better-scored of them.
+
+    A near miss either describes a recovery (then an agent follows) or says none is described:
+    leaving both schemes empty gives the reviewer nothing to accept or fix. The most probable
+    actual recovery code is selected when it outscores every no-recovery code, else the most
+    probable no-recovery code.
+    """
+    recovery = np.array(selected[rule.recovery_scheme], dtype=bool)
+    scores = proba.get(rule.recovery_scheme)
+    columns = rule.recovery_columns(recovery_codes or [""] * recovery.shape[1])
+    if scores is None or not columns.any() or recovery.shape[1] == 0:
+        return recovery
+    empty = near_miss & ~recovery.any(axis=1) & ~selected[rule.agent_scheme].any(axis=1)
+    rows = np.flatnonzero(empty)
+    actual, none = np.flatnonzero(columns), np.flatnonzero(~columns)
+    best = actual[scores[np.ix_(rows, actual)].argmax(axis=1)]
+    if len(none):
+        best_none = none[scores[np.ix_(rows, none)].argmax(axis=1)]
+        best = np.where(scores[rows, best] >= scores[rows, best_none], best, best_none)
+    recovery[rows, best] = True
+    return recovery
 
 
 def _recovery_and_agent(

@@ -127,3 +127,33 @@ def test_a_team_rule_reads_its_own_scheme_and_code_ids() -> None:
     assert out["who"].tolist() == [[False, True], [False, False]]
     # The default (GP) rule does not touch that taxonomy's schemes.
     assert apply_recovery_rule(codes, proba, selected)["who"] is selected["who"]
+
+
+def test_a_near_miss_with_neither_gets_the_better_scored_of_recovery_and_none() -> None:
+    outcome = np.array([[0.7, 0.1, 0.1, 0.1]] * 3 + [[0.1, 0.7, 0.1, 0.1]])
+    recovery_codes = CODES["recovery"]
+    scores = np.full((4, len(recovery_codes)), 0.05)
+    none = recovery_codes.index("no_recovery_described")
+    chance = recovery_codes.index("chance")
+    scores[0, chance] = 0.3  # a recovery outscores "none described"
+    scores[1, none] = 0.3  # "none described" outscores every recovery
+    scores[2, chance] = 0.2  # already has an agent: left to the consistency rule
+    scores[3, chance] = 0.9  # not a near miss: nothing
+    proba = {
+        "outcome": outcome,
+        "recovery": scores,
+        "recovery_agent": _agent_proba((0.2, 0.1), (0.3, 0.1), (0.2, 0.1), (0.9, 0.1)),
+    }
+    selected = {
+        "recovery": _rows("recovery", (), (), (), ()),
+        "recovery_agent": _rows("recovery_agent", (), (), ("designed",), ()),
+    }
+    out = apply_recovery_rule(CODES, proba, selected)
+    chosen = [[recovery_codes[j] for j in row.nonzero()[0]] for row in out["recovery"]]
+    assert chosen == [["chance"], ["no_recovery_described"], ["chance"], []]
+    assert out["recovery_agent"].tolist() == [
+        [True, False],  # the agent follows the recovery
+        [False, False],  # none described: no agent
+        [False, True],
+        [False, False],
+    ]
