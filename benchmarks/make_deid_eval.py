@@ -14,6 +14,11 @@ abbreviations ("Amy Morris (AM)", "initials GP"); and their hard negatives: the 
 holding clinical words, drugs, abbreviations ("AM appt", "DN to visit") and place or organisation
 words that are also surnames ("Boots", "Lloyds", "Reading").
 
+The ``dev`` split also ends with 150 narratives of other safety domains (aviation, rail,
+maritime, fire, hospital; a third in capitals, as ASRS reports often are), whose role words,
+verbs and abbreviations must survive ("Packer noticed", "CALLED FO TO CHK") while a name beside a
+role is still a NAME ("Captain [NAME] noticed"); ``--other-domains N`` sets how many.
+
 Two splits, from two seeds, so that the rules are tuned on one set and measured on another:
 ``dev`` (seed 1, ``data/deid/dev.jsonl``) for looking at misses and false positives while
 changing the redactor, and ``eval`` (seed 20250, ``data/deid/eval.jsonl``) for the figures
@@ -704,6 +709,60 @@ HARD_FILLERS = [
     "Learning: {ABBREV} and {ABBREV} abbreviations avoided in handover.",
 ]
 
+#: Narratives of other safety domains (aviation, rail, maritime, fire, hospital, industry):
+#: role words, verbs and abbreviations that must survive ("Packer noticed", "CALLED FO TO CHK").
+OTHER_NEGATIVES = [
+    "Pharmacist overrode the alert and dispensed.",
+    "Packer noticed the wrong label.",
+    "Anaesthetist spotted it. ODP confirmed.",
+    "Householder rang; neighbour's roofer saw smoke.",
+    "Captain noticed the altitude alert.",
+    "CAPT NOTICED THE ALT ALERT AND CALLED FO TO CHK. WE WERE CLRED TO FL350 BY ATC.",
+    "The First Officer was PF and the Captain was PM.",
+    "Tower cleared us to land; Ground told us to hold short.",
+    "Dispatcher and Mechanic agreed to defer the item.",
+    "The Flight Attendant called the cockpit about the smell.",
+    "TCAS gave an RA and the FO followed it; ATC was advised.",
+    "per ATC we descended to FL240.",
+    "Signaller noticed the points were set wrong. Driver stopped short of the signal.",
+    "Guard spotted the door fault before departure.",
+    "Bosun spotted the loose lashing. OOW called the Master.",
+    "Deckhand noticed the mooring line chafing.",
+    "Porter noticed the oxygen cylinder was empty.",
+    "Radiographer queried the side; the Sonographer checked the request.",
+    "Defib pads were out of date at the shift handover checklist.",
+    "Engineer confirmed the valve was isolated. Fitter queried the permit.",
+    "Welder stopped when the Supervisor flagged the gas reading.",
+    "Firefighter noticed the hose kinked; the IC called a halt.",
+    "Lookout spotted spot fires across the line and the Sawyer moved out.",
+    "A near miss incident involving a dozer was reported.",
+    "Picker noticed the pallet was overloaded.",
+]
+#: The same domains with a name beside the role, or a pattern identifier: still redacted.
+OTHER_POSITIVES = [
+    "Captain {ST_LAST} noticed the altitude alert.",
+    "First Officer {PT_LAST} was flying.",
+    "ODP {ST_FIRST} confirmed the count.",
+    "Signaller {ST_FULL} rang the driver.",
+    "Spoke to {ST_FIRST} at the depot on {DATE}.",
+    "Report by {ST_TNAME}, contact {PHONE}.",
+    "Checked by {ST_INIT} at the handover.",
+]
+
+
+def other_domain(ctx: Ctx) -> tuple[str, list[dict[str, object]]]:
+    """A narrative of another safety domain; a third typed in capitals, as ASRS reports are."""
+    rng = ctx.rng
+    ctx.lower = False
+    parts = rng.sample(OTHER_NEGATIVES, rng.randint(2, 4))
+    if rng.random() < 0.4:
+        parts.insert(rng.randint(0, len(parts)), rng.choice(OTHER_POSITIVES))
+    text, spans = render(ctx, parts)
+    if rng.random() < 0.33 and len(text.upper()) == len(text):
+        text = text.upper()
+    return text, spans
+
+
 _SLOT = re.compile(r"\{([A-Z_0-9]+)\}")
 
 
@@ -775,6 +834,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, help="overrides the split's seed")
     ap.add_argument("--n", type=int, default=800)
     ap.add_argument("--out", type=Path, help="default: data/deid/SPLIT.jsonl")
+    ap.add_argument(
+        "--other-domains",
+        type=int,
+        help="narratives of other safety domains added after the GP ones (default: 150 for "
+        "dev, 0 for eval, so that the eval figures stay comparable)",
+    )
     args = ap.parse_args()
     seed = SPLIT_SEEDS[args.split] if args.seed is None else args.seed
     out = args.out or ROOT / "data" / "deid" / f"{args.split}.jsonl"
@@ -787,7 +852,15 @@ def main() -> None:
             text, spans = narrative(rng, fake)
             row = {"id": f"deid-{seed}-{i:04d}", "text": text, "spans": spans}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {args.n} narratives to {out}")
+        other = args.other_domains
+        other = (150 if args.split == "dev" else 0) if other is None else other
+        # A separate generator, so that the GP narratives stay the same whatever ``other`` is.
+        orng = random.Random(seed + 1)
+        for i in range(other):
+            text, spans = other_domain(Ctx(orng, fake))
+            row = {"id": f"deid-{seed}-other-{i:04d}", "text": text, "spans": spans}
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {args.n} + {other} narratives to {out}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ Placeholders (one per label):
 
 Clinical content survives: drugs and doses, test values ("INR 4.2", "BP 140/90"), eponyms
 ("Parkinson's", "Bell's palsy"), roles, clinical systems (EMIS, SystmOne, Docman), services
-(NHS 111, A&E) and hospitals named after people. Redacting redacted text changes nothing.
+(NHS 111, A&E) and hospitals named after people. So do the roles, verbs and abbreviations of
+other safety domains ("Captain noticed", "Packer noticed", "ODP confirmed"), and reports typed
+in capitals ("CAPT NOTICED THE ALT ALERT AND CALLED FO TO CHK"), where capitals are no name
+cue. Redacting redacted text changes nothing.
 
 Markup (HTML tags, paired XML tags, comments, character references such as ``&nbsp;``; see
 :mod:`pipeline.markup`) is kept as it is, and does not hide identifiers: "<i>Mr Joe Smith</i>"

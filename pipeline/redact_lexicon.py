@@ -88,8 +88,18 @@ NAME_STOP_AFTER = VERB_AFTER | _set(
 INSTITUTION = _set(
     "hospital hospitals infirmary house centre center surgery practice ward unit clinic hospice"
     " trust college school university medical county city borough district council airport"
+    # places and operations named after people in other safety domains ("Kelly Peak",
+    # "Craig Dispatch", "Thomas Fire", "Hayden Repeater"); no common surnames ("Hill", "Lake")
+    " ridge canyon creek peak mountain mountains forest national agency dispatch repeater"
+    " airbase airfield helibase reservoir wilderness refuge monument interagency complex fire"
+    " fires incident"
 )
 INSTITUTION_BEFORE = _set("st st. saint queen king prince princess royal")
+#: Capitalised words before a place named after a person ("Fort Wainwright", "San Carlos",
+#: "Mt Ogden", "South Dakota"): never names themselves, and the word after is no name.
+PLACE_BEFORE = _set(
+    "mt mt. mount fort ft san santa las los north south east west northern southern eastern western"
+)
 #: Words after an eponym ("Bell's palsy", "Ramsay Hunt syndrome").
 DISEASE = _set(
     "disease syndrome palsy sign test lymphoma contracture cyst fracture phenomenon oesophagus"
@@ -136,6 +146,13 @@ CORE_ABBREVIATIONS = _set(
     "gp gps dn hv ot anp acp hca pa np rn spr sho fy fy1 fy2 ooh nhs ed ae cqc icb pcn mdt utc"
     " wic slt pt rx dr id emis ice ers eps"
 )
+#: Crew, control and incident roles of other safety domains that are never initials either
+#: ("per ATC", "FO did", "IC rang"); rarer domain abbreviations are initials after a strong
+#: cue ("per RPA") and never without one (``Lexicon.terms``).
+SAFETY_CORE_ABBREVIATIONS = _set(
+    "atc fo capt pf pnf acft tcas chk ctlr twr gnd tracon artcc ic icp imt odp emt ems"
+    " oow ppe sop crm"
+)
 #: Dotted abbreviations that are not initials ("N.B.", "A.M.").
 DOTTED_ABBREVIATIONS = _set("nb ps am pm ie eg od bd uk us dob nok nhs gp")
 #: Drug-name endings: a capitalised word ending so is no name ("Apixaban", "Lisinopril").
@@ -168,35 +185,85 @@ class Lexicon:
     first_names : frozenset of str
         Gazetteer first names, ambiguous ones included.
     ambiguous : frozenset of str
-        First names that are also English words or months ("will", "grace", "june").
+        First names that are also English words, months, roles or safety terms ("will",
+        "grace", "june", "mel").
     common : frozenset of str
         Common lower-case English words, first names excluded.
     clinical : frozenset of str
         Clinical and NHS abbreviations, systems, services and pharmacy chains.
+    roles : frozenset of str
+        Occupations, job titles and crew roles of many safety domains, with plurals
+        ("captain", "packer", "roofer", "odp"): never names; a capitalised word after one
+        that looks like a name is one ("Captain Okafor").
+    terms : frozenset of str
+        Safety-domain words and abbreviations ("defib", "handover", "atc", "chk", "tcas"):
+        never names, nor initials without a strong cue.
     eponyms : frozenset of str
         Surnames that name diseases and signs ("parkinson", "crohn").
     blocked : frozenset of str
-        Words that never start a name outside a title: stop words, roles, clinical terms...
+        Words that never start a name outside a title: stop words, clinical and safety terms...
+    not_names : frozenset of str
+        Roles and place words ("Mt", "San"): no names in running text, though they may be in a
+        "Surname, Firstname" list or a table cell ("Walker, John").
     title_blocked : frozenset of str
         Words that are no name even after a title ("Dr On call", "Nurse Practitioner").
     places : frozenset of str
         Towns, cities and counties that are also names ("reading", "preston"): names only with a
         title or cue, never in a table cell or list on their own.
+    not_initials : frozenset of str
+        Lower-case words and abbreviations that are never initials without a strong cue:
+        clinical and safety terms, roles.
     """
 
     def __init__(self) -> None:
-        self.ambiguous = _words("ambiguous_names.txt")
-        self.first_names = _words("first_names.txt") | self.ambiguous
+        self.roles = _plurals(_words("roles.txt"))
+        self.terms = _words("safety_terms.txt")
+        names = _words("first_names.txt")
+        self.ambiguous = _words("ambiguous_names.txt") | (names & (self.roles | self.terms))
+        self.first_names = names | self.ambiguous
         self.common = _words("common_words.txt.gz") - self.first_names
         self.clinical = _words("clinical_terms.txt")
         self.eponyms = _words("eponyms.txt")
         self.places = _words("places.txt")
-        self.title_blocked = _BASE_BLOCKED - self.first_names - INSTITUTION_BEFORE
-        self.blocked = _BASE_BLOCKED | self.clinical
+        # A long safety term is no name even after a title ("Nurse Defib", "Sister Handover");
+        # a short one may be ("Miss Bal").
+        long_terms = frozenset(w for w in self.terms if len(w) > 4)
+        self.title_blocked = (
+            (_BASE_BLOCKED | long_terms) - self.first_names - INSTITUTION_BEFORE - PLACE_BEFORE
+        )
+        self.blocked = _BASE_BLOCKED | self.clinical | self.terms
+        #: Words that are no name in running text, though they may be in a list or a table
+        #: cell ("Walker, John", "<td>North</td>"): roles and place words ("Packer noticed",
+        #: "San Carlos").
+        self.not_names = self.roles | PLACE_BEFORE
         #: Lower-case forms that can never start any span: skipped quickly.
-        self.skip = (self.common | frozenset(STOP_WORDS)) - self.first_names - TITLES
-        #: Words a typo of which is no name ("queired", "Monady").
-        self.dictionary = self.common | MONTHS | WEEKDAYS | VERBS | FIELD_WORDS | self.clinical
+        self.skip = (
+            (self.common | frozenset(STOP_WORDS) | self.roles | self.terms)
+            - self.first_names
+            - TITLES
+        )
+        #: Words a typo of which is no name ("queired", "Monady", "Pharmcist").
+        self.dictionary = (
+            self.common | MONTHS | WEEKDAYS | VERBS | FIELD_WORDS | self.clinical | self.roles
+        )
+        self.not_initials = self.clinical | self.terms | self.roles
+        #: Role words that are cues for a capitalised name after them ("Captain Okafor").
+        self.role_cues = self.roles - KIN_ROLE - ROLE_BEFORE
+
+
+def _plurals(words: frozenset[str]) -> frozenset[str]:
+    """Add regular plurals: "captains", "firemen", "deputies", "coaches"."""
+    out = set(words)
+    for w in words:
+        if w.endswith("man"):
+            out.add(w[:-3] + "men")
+        elif w.endswith("y") and w[-2:-1] not in set("aeiou"):
+            out.add(w[:-1] + "ies")
+        elif w.endswith(("s", "sh", "ch", "x")):
+            out.add(w + "es")
+        else:
+            out.add(w + "s")
+    return frozenset(out)
 
 
 def _words(name: str) -> frozenset[str]:

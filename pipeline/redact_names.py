@@ -25,10 +25,22 @@ context settles it: "initials GP", "Amy Morris (AM)" (the letters of the name be
 are capitalised verbs ("Pharmacist Queried the dose", "Daughter Rang back"): cue verbs and past
 tenses of dictionary words. HTML tags, character references and extra spaces between words are
 skipped ("Mr <i>Joe</i>&nbsp;Smith" is one name).
+
+Reports of other safety domains name people by role. Role words (``data/roles.txt``: "Captain",
+"Packer", "roofer", "ODP") and safety terms (``data/safety_terms.txt``: "Defib", "handover",
+"ATC", "CHK") are never names, and never initials without a strong cue ("per ATC", "ODP
+confirmed"); the word after a role is a name only if it looks like one ("Captain Okafor", not
+"Pharmacist overrode": lower-case words made of common words, "over" + "rode", are no names).
+A word opening a sentence with only a verb after it ("Householder rang") is no name when it is
+made of common words. "Near miss" holds no title. On lines typed in capitals (see
+:func:`pipeline.redact_tokens.caps_lines`) capitals are no cue: the words are read in lower case,
+and two or three capitals are initials only after a strong cue ("CHECKED BY JT"), never when
+they spell a word or a known abbreviation ("CALLED FO TO CHK").
 """
 
 from __future__ import annotations
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc
 
 from pipeline import redact_lexicon as lx
@@ -49,6 +61,9 @@ from pipeline.redact_tokens import (
 
 __all__ = ["find_names"]
 
+#: Plural noun endings: "miss transmissions", "miss appointments" are no names.
+_PLURAL_NOUN_ENDINGS = ("ions", "ments", "ings", "nesses")
+
 
 class _Finder(TokenView):
     """The name and initials rules, applied token by token (see the module docstring)."""
@@ -59,12 +74,16 @@ class _Finder(TokenView):
             return False
         if self.low(i - 1) in lx.INITIALS_CUE:  # "initials MS." are no title
             return False
+        if low == "miss" and self.low(i - 2 if self.low(i - 1) == "-" else i - 1) == "near":
+            return False  # "Near Miss Entrapment", "Near-Miss Report"
         j = i + 2 if self.low(i + 1) == "." else i + 1
         if j >= self.n or (w.isupper() and len(w) > 1 and not self.words[j][:1].isupper()):
             return False  # "MS abbreviations", "DR appt": capitals are an abbreviation here
         if self.line_break(j) and self.words[j].count("\n") == 1:
             return self.next_line(j + 1)
         nxt = self.words[j]
+        if self.caps[j] and self.lows[j] not in self.lex.skip:
+            nxt = self.raw(j)  # "DR AB REVIEWED"
         if INITIALS.fullmatch(nxt) and not INITIAL.fullmatch(nxt):
             block = (
                 lx.DOTTED_ABBREVIATIONS if "." in nxt else lx.CORE_ABBREVIATIONS | self.lex.clinical
@@ -85,11 +104,29 @@ class _Finder(TokenView):
         lower_ok = (honorific and low != "miss" and not self.verb(clow)) or (
             (honorific or clow not in self.lex.common) and not verb_like
         )
-        if is_lowerish(cand) and clow not in self.lex.title_blocked and lower_ok:
+        if (
+            is_lowerish(cand)
+            and clow not in self.lex.title_blocked
+            and lower_ok
+            and not (low == "miss" and self.missed(k, j))
+        ):
             return self.add(j, self.extend(k + 1, lower=True), sure=True)
         if cand.isupper() and len(cand) > 2 and cand.isalpha() and clow not in self.lex.clinical:
             return self.add(j, k + 1)
         return False
+
+    def missed(self, k: int, j: int) -> bool:
+        """Tell whether lower-case "miss" before token ``k`` is the verb or the noun.
+
+        "miss a call", "miss the turn", "miss transmissions"; not "miss booth", "miss p little",
+        "miss a ngonini".
+        """
+        clow = self.lows[k]
+        return (
+            (k > j and self.lows[j] in {"a", "i"} and clow in self.lex.skip)
+            or clow in STOP_WORDS
+            or clow.endswith(_PLURAL_NOUN_ENDINGS)
+        )
 
     def next_line(self, k: int) -> bool:
         """Tell whether the line after a title opens with a name ("seen by Dr", "Patel").
@@ -124,7 +161,8 @@ class _Finder(TokenView):
                 ok = strong
             else:
                 surname = self.surname(i + 1, False) and self.low(i + 1) not in self.lex.common
-                weak = kind == "weak" and not self.sent_start[i] and low not in lx.MONTHS
+                weak = kind in {"weak", "role"} and not self.sent_start[i]
+                weak = weak and low not in lx.MONTHS
                 ok = strong or surname or weak
             if not ok:
                 return False
@@ -140,23 +178,32 @@ class _Finder(TokenView):
             if not (self.unknown(i) or kin) or self.institution(i):
                 return False
             end = self.extend(i + 1, lower=False)
+            nxt = self.next_cue(end)
             if not (
-                kind
-                or self.next_cue(end)
-                or (end > i + 1 and self.unknown(i + 1))
-                or self.initials_after(i, end)
+                kind or nxt or (end > i + 1 and self.unknown(i + 1)) or self.initials_after(i, end)
             ):
+                return False
+            if (
+                not kind
+                and nxt == "weak"
+                and end == i + 1
+                and self.opening(i)
+                and self.derived(low)
+            ):
+                # "Householder rang", "Helibase reported": opening a sentence, a word made of
+                # common words needs a better cue than a verb ("Okafor noticed" keeps its).
                 return False
             back = i > 0 and not self.taken[i - 1] and is_titleish(self.words[i - 1])
             back = back and self.lows[i - 1] not in self.lex.blocked and not kind
+            back = back and self.lows[i - 1] not in self.lex.not_names
             return self.add(i - 1 if back else i, end)
-        if self.lower_name(i):
+        if self.lower_name(i) and not self.derived(low):  # "Pharmacist overrode", "roofer"
             end = self.extend(i + 1, lower=True)
             nxt = self.next_cue(end)
             if (
-                (kind in {"kin", "strong"} and not comma)
+                (kind in {"kin", "strong", "role"} and not comma)
                 or nxt == "strong"
-                or (nxt and end > i + 1)
+                or (nxt and end > i + 1 and not self.caps[i])  # "CTG SOFTWARE FLAGGED"
                 or self.initials_after(i, end)
             ):
                 back = i > 0 and not self.taken[i - 1] and self.lower_name(i - 1)
@@ -164,7 +211,7 @@ class _Finder(TokenView):
         return False
 
     def initials(self, i: int) -> bool:
-        w = self.words[i]
+        w = self.raw(i)
         if self.low(i - 1) in lx.INITIALS_CUE and INITIALS_DOT.fullmatch(w):  # "initials AM."
             self.add(i, i + 1, "INITIALS")
             self.found[-1] = Identifier(self.starts[i], self.ends[i] - 1, "INITIALS")
@@ -184,11 +231,29 @@ class _Finder(TokenView):
         ):
             ok = True  # the cue overrides abbreviations: "initials GP", "Amy Morris (AM)"
         elif "." in w:
-            ok = bare not in lx.DOTTED_ABBREVIATIONS or strong
+            # Dots mark initials ("J.S.") or an abbreviation ("N.F.", "A.T.V."): a cue decides.
+            ok = strong or (
+                bare not in lx.DOTTED_ABBREVIATIONS
+                and bare not in self.lex.terms
+                and (
+                    prev in lx.INITIALS_WEAK
+                    or prev in lx.ROLE_BEFORE
+                    or prev in {"(", "-", ",", ":"}
+                    or self.low(i + 1) in lx.INITIALS_VERB_AFTER
+                    or self.low(i + 1) in {"(", ")", ","}
+                    or self.opening(i)
+                )
+            )
         elif strong:
-            ok = bare not in lx.CORE_ABBREVIATIONS
+            ok = bare not in lx.CORE_ABBREVIATIONS and bare not in lx.SAFETY_CORE_ABBREVIATIONS
+            # In capitals every word is upper case: "CALLED BY THE CAPT" holds no initials.
+            ok = ok and not (self.caps[i] and (bare in self.lex.skip or bare in self.lex.terms))
+        elif self.caps[i]:
+            ok = False  # "CALLED FO TO CHK": without a strong cue capitals are no initials
         else:
-            ok = bare not in self.lex.clinical and (
+            # A word is no initials without a strong cue: "by NO means", "it did NOT".
+            ok = bare not in self.lex.not_initials and bare not in self.lex.skip
+            ok = ok and (
                 prev in lx.INITIALS_WEAK
                 or (prev == "(" and self.low(i + 1) == ")")
                 or self.low(i + 1) in lx.INITIALS_VERB_AFTER
@@ -228,10 +293,8 @@ class _Finder(TokenView):
 
     def dotted_pair(self, i: int) -> bool:
         """Spaced dotted initials: "J. S."."""
-        pair = i + 1 < self.n and INITIAL.fullmatch(self.words[i]) and "." in self.words[i]
-        pair = (
-            pair and INITIAL.fullmatch(self.words[i + 1]) is not None and "." in self.words[i + 1]
-        )
+        pair = i + 1 < self.n and INITIAL.fullmatch(self.raw(i)) and "." in self.words[i]
+        pair = pair and INITIAL.fullmatch(self.raw(i + 1)) is not None and "." in self.words[i + 1]
         return bool(pair) and self.add(i, i + 2, "INITIALS")
 
 

@@ -16,6 +16,7 @@ from pipeline import redact_lexicon as lx
 from pipeline.markup import is_block_tag, is_field_edge, markup_tokens, tag_name
 from pipeline.redact_lexicon import Lexicon
 from pipeline.redact_patterns import Identifier
+from pipeline.redact_shapes import caps_lines, is_derived
 
 __all__ = ["TokenView", "is_lowerish", "is_titleish"]
 
@@ -106,6 +107,10 @@ class TokenView:
         For each NAME found, its last token and the initials of its words ("Amy Morris": "AM").
     sure : list of tuple of int
         The token spans of the NAMEs found by a title or by layout.
+    caps : list of bool
+        Tokens on a line typed in capitals (see :func:`caps_lines`). Their ``words`` are lower
+        case, so that capitals are no name cue there ("CAPT NOTICED THE ALT ALERT" reads as
+        "capt noticed the alt alert"); :meth:`raw` gives the word as written.
     """
 
     def __init__(self, doc: Doc, lex: Lexicon, text: str) -> None:
@@ -122,12 +127,33 @@ class TokenView:
         self.words = words
         if any(chr(c) in text for c in _INVISIBLE):
             self.words = [w.translate(_INVISIBLE) or "\u200b" for w in self.words]
+        self.caps = [False] * len(rows)
+        lines = caps_lines(text)
+        if lines:
+            self._lower_caps(lines)
         self.lows = [w.lower() for w in self.words]
         self.sent_start = [r[2] == 1 for r in rows]
         self.taken = [False] * self.n
         self.found: list[Identifier] = []
         self.name_ends: dict[int, str] = {}
         self.sure: list[tuple[int, int]] = []
+
+    def _lower_caps(self, lines: list[tuple[int, int]]) -> None:
+        """Lower-case the words on lines typed in capitals and mark them in ``caps``."""
+        k = 0
+        for start, end in lines:
+            while k < len(self.starts) and self.starts[k] < start:
+                k += 1
+            while k < len(self.starts) and self.starts[k] < end:
+                w = self.words[k]
+                low = w.lower()
+                if len(low) == len(w):  # "İ" lowers to two characters: keep it as written
+                    self.words[k], self.caps[k] = low, True
+                k += 1
+
+    def raw(self, i: int) -> str:
+        """Return token ``i`` as written (upper case on a line typed in capitals)."""
+        return self.words[i].upper() if self.caps[i] else self.words[i]
 
     def add(self, i: int, j: int, label: str = "NAME", sure: bool = False) -> bool:
         """Record tokens ``[i, j)`` as a span (taking in a "Surname," before a NAME).
@@ -157,10 +183,10 @@ class TokenView:
     def inverted(self, k: int) -> bool:
         """Tell whether token ``k`` opens a "Surname, Firstname" heading ("Adeyemi, Olumide")."""
         w = self.words[k]
-        name = (is_titleish(w) or (w.isupper() and len(w) > 2)) and self.lows[
-            k
-        ] not in self.lex.blocked
-        return self.opening(k) and name and not self.taken[k]
+        low = self.lows[k]
+        name = (is_titleish(w) or (w.isupper() and len(w) > 2)) and low not in self.lex.blocked
+        # "Captain, Okafor noticed": a role opening the sentence stays.
+        return self.opening(k) and name and not self.taken[k] and low not in self.lex.not_names
 
     def line_break(self, i: int) -> bool:
         """Tell whether token ``i`` is a line break (or markup read as one)."""
@@ -212,7 +238,12 @@ class TokenView:
     def unknown(self, i: int) -> bool:
         """Tell whether token ``i`` is capitalised and no dictionary, clinical or drug word."""
         low = self.low(i)
-        return is_titleish(self.words[i]) and low not in self.lex.common and self.plausible(low)
+        return (
+            is_titleish(self.words[i])
+            and low not in self.lex.common
+            and low not in self.lex.not_names
+            and self.plausible(low)
+        )
 
     def lower_name(self, i: int) -> bool:
         """Tell whether token ``i`` is a lower-case word that may be a name."""
@@ -221,8 +252,13 @@ class TokenView:
             is_lowerish(self.words[i])
             and low not in self.lex.common
             and not low.endswith(lx.LOWER_WORD_ENDINGS)
+            and low not in self.lex.not_names
             and self.plausible(low)
         )
+
+    def derived(self, low: str) -> bool:
+        """Tell whether ``low`` is a common word with a prefix or suffix (:func:`is_derived`)."""
+        return is_derived(low, self.lex.common, self.lex.roles)
 
     def surname(self, i: int, lower: bool) -> bool:
         """Tell whether token ``i`` may continue a name as a surname."""
@@ -254,7 +290,11 @@ class TokenView:
         return j
 
     def prev_cue(self, i: int) -> tuple[str, bool]:
-        """Return the cue before token ``i`` ("kin", "strong", "weak", "") and any comma."""
+        """Return the cue before token ``i`` and any comma.
+
+        The cue is "kin" (kin and staff: "Son Vida"), "strong" ("pt Olumide"), "role" (another
+        occupation: "Captain Okafor"), "weak" ("asked Olumide") or "".
+        """
         k, comma = i - 1, False
         while k >= 0 and self.words[k] in _CUE_SKIP:
             comma = comma or self.words[k] == ","
@@ -264,6 +304,8 @@ class TokenView:
             return "kin", comma
         if low in lx.ROLE_BEFORE:
             return "strong", comma
+        if low in self.lex.role_cues:
+            return "role", comma
         before = self.low(k - 1)
         weak = low in lx.WEAK_BEFORE or (
             (low == "to" and before in lx.TO_VERBS)
@@ -296,6 +338,8 @@ class TokenView:
         """Tell whether token ``i`` is part of an institution's name ("St George's")."""
         if self.low(i - 1) in lx.INSTITUTION_BEFORE:
             return True
+        if i > 0 and self.lows[i - 1] in lx.PLACE_BEFORE and is_titleish(self.words[i - 1]):
+            return True  # "Fort Wainwright", "San Carlos"; not "north josephine" in an address
         k = i + 1
         while k < min(self.n, i + 4) and (
             is_titleish(self.words[k]) or self.lows[k] in _POSSESSIVE
