@@ -17,27 +17,20 @@ closing the last one checkpoints the log and syncs the disk, which would cost ev
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.errors import EmbedderError
+from pipeline.cache_file import CacheFile
 
-__all__ = ["CACHE_FILE", "EmbeddingCache", "thread_connection"]
+__all__ = ["CACHE_FILE", "EmbeddingCache"]
 
 logger = logging.getLogger(__name__)
 
 #: The cache file inside the cache directory (``NEARMISS_CACHE_DIR``).
 CACHE_FILE = "embeddings.sqlite3"
 SCHEMA_VERSION = 1
-#: Seconds a writer waits for another process's transaction before failing.
-BUSY_TIMEOUT_S = 60.0
 #: Keys per ``IN (...)`` query, well under SQLite's variable limit.
 _CHUNK = 500
 _DTYPE = np.dtype("<f4")
@@ -56,37 +49,7 @@ CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model);
 """
 
 
-def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
-    """Return this thread's open connection to a cache file, opening one if needed.
-
-    A connection is not reused in a forked process, nor once its file was deleted.
-
-    Parameters
-    ----------
-    local : threading.local
-        Where the cache object keeps its connections.
-    path : Path
-        The SQLite file (it exists).
-
-    Returns
-    -------
-    sqlite3.Connection
-        A connection with ``synchronous = NORMAL`` and ``secure_delete`` on.
-    """
-    con: sqlite3.Connection | None = getattr(local, "con", None)
-    if con is not None and (local.pid != os.getpid() or not path.exists()):
-        if local.pid == os.getpid():
-            con.close()
-        con = None
-    if con is None:
-        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
-        con.execute("PRAGMA synchronous = NORMAL")
-        con.execute("PRAGMA secure_delete = ON")
-        local.con, local.pid = con, os.getpid()
-    return con
-
-
-class EmbeddingCache:
+class EmbeddingCache(CacheFile):
     """Vectors on disk, keyed by a hash of the model identity and the (redacted) text.
 
     Parameters
@@ -98,6 +61,7 @@ class EmbeddingCache:
     Examples
     --------
     >>> import tempfile
+    >>> from pathlib import Path
     >>> cache = EmbeddingCache(Path(tempfile.mkdtemp()))
     >>> cache.put("model-a", [b"k1"], np.ones((1, 3), dtype=np.float32))
     1
@@ -105,23 +69,10 @@ class EmbeddingCache:
     array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._ready = False
-        self._local = threading.local()
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the directory only (connections stay with their process)."""
-        return {"directory": self.directory}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Rebuild from the directory."""
-        self.__init__(Path(str(state["directory"])))  # type: ignore[misc]
-
-    @property
-    def path(self) -> Path:
-        """The SQLite file that holds the vectors."""
-        return self.directory / CACHE_FILE
+    file_name = CACHE_FILE
+    kind = "embedding cache"
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
 
     def get(self, keys: Sequence[bytes]) -> dict[bytes, NDArray[np.float32]]:
         """Look keys up in batches; missing keys are simply absent from the result.
@@ -274,43 +225,3 @@ class EmbeddingCache:
                     (identity,),
                 ).fetchone()
         return int(count)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """Yield this thread's connection (creating the cache on first use or when deleted)."""
-        if not self._ready or not self.path.exists():
-            self._create()
-        try:
-            yield thread_connection(self._local, self.path)
-        except sqlite3.OperationalError as exc:
-            raise EmbedderError(
-                f"The embedding cache {self.path} could not be used ({exc}); if another nearmiss "
-                "process holds it, wait and retry, or point NEARMISS_CACHE_DIR elsewhere"
-            ) from exc
-
-    def _create(self) -> None:
-        """Create the directory and schema, or check the schema version of an existing file."""
-        if not self.directory.exists():
-            self.directory.mkdir(parents=True, mode=0o700)
-        is_new = not self.path.exists()
-        try:
-            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as con:
-                (version,) = con.execute("PRAGMA user_version").fetchone()
-                if version not in (0, SCHEMA_VERSION):
-                    raise EmbedderError(
-                        f"The embedding cache {self.path} has schema version {version}, but this "
-                        f"nearmiss uses {SCHEMA_VERSION}; delete the file (it is only a cache) "
-                        "or set NEARMISS_CACHE_DIR to another directory"
-                    )
-                con.execute("PRAGMA journal_mode = WAL")
-                with con:
-                    con.executescript(_SCHEMA)
-                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            if is_new:
-                os.chmod(self.path, 0o600)
-        except sqlite3.DatabaseError as exc:
-            raise EmbedderError(
-                f"The embedding cache {self.path} is unreadable ({exc}); delete the file (it is "
-                "only a cache) or set NEARMISS_CACHE_DIR to another directory"
-            ) from exc
-        self._ready = True

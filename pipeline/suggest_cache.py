@@ -29,18 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.embed_cache import BUSY_TIMEOUT_S, thread_connection
+from pipeline.cache_file import CacheFile
 from pipeline.errors import EmbedderError
 
 if TYPE_CHECKING:
@@ -257,7 +253,7 @@ def _prepared_value(ready: PreparedRecord) -> dict[str, Any]:
     }
 
 
-class SuggestCache:
+class SuggestCache(CacheFile):
     """Prepared records, suggestion lines and bundle summaries on disk (see the module doc).
 
     Parameters
@@ -274,15 +270,10 @@ class SuggestCache:
     {b'k': ('{"outcome":[]}', ())}
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._ready = False
-        self._local = threading.local()  # one open connection per thread (see embed_cache)
-
-    @property
-    def path(self) -> Path:
-        """The SQLite file."""
-        return self.directory / CACHE_FILE
+    file_name = CACHE_FILE
+    kind = "suggestion cache"
+    schema = _SCHEMA
+    schema_version = SCHEMA_VERSION
 
     def get_prepared(self, keys: Sequence[bytes]) -> dict[bytes, dict[str, Any]]:
         """Return the cached prepared records (as stored) of the keys found."""
@@ -365,46 +356,6 @@ class SuggestCache:
         if rows:
             with self._connect() as con, con:
                 con.executemany(sql, rows)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """Yield this thread's connection (creating the cache on first use or when deleted)."""
-        if not self._ready or not self.path.exists():
-            self._create()
-        try:
-            yield thread_connection(self._local, self.path)
-        except sqlite3.OperationalError as exc:
-            raise EmbedderError(
-                f"The suggestion cache {self.path} could not be used ({exc}); if another "
-                "nearmiss process holds it, wait and retry, or point NEARMISS_CACHE_DIR elsewhere"
-            ) from exc
-
-    def _create(self) -> None:
-        """Create the directory and schema, or check the schema version of an existing file."""
-        if not self.directory.exists():
-            self.directory.mkdir(parents=True, mode=0o700)
-        is_new = not self.path.exists()
-        try:
-            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as con:
-                (version,) = con.execute("PRAGMA user_version").fetchone()
-                if version not in (0, SCHEMA_VERSION):
-                    raise EmbedderError(
-                        f"The suggestion cache {self.path} has schema version {version}, but "
-                        f"this nearmiss uses {SCHEMA_VERSION}; delete the file (it is only a "
-                        "cache) or set NEARMISS_CACHE_DIR to another directory"
-                    )
-                con.execute("PRAGMA journal_mode = WAL")
-                with con:
-                    con.executescript(_SCHEMA)
-                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            if is_new:
-                os.chmod(self.path, 0o600)
-        except sqlite3.DatabaseError as exc:
-            raise EmbedderError(
-                f"The suggestion cache {self.path} is unreadable ({exc}); delete the file (it is "
-                "only a cache) or set NEARMISS_CACHE_DIR to another directory"
-            ) from exc
-        self._ready = True
 
 
 def clear_caches(directory: Path) -> None:
