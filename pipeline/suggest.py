@@ -65,6 +65,7 @@ __all__ = [
     "SuggestionSet",
     "apply_recovery_rule",
     "load_suggester",
+    "chosen_bundle",
     "resolve_bundle",
 ]
 
@@ -389,18 +390,50 @@ def resolve_bundle(model: Path | None = None, db_url: str | None = None) -> Path
     BundleError
         If the promoted bundle fails the store's registered hashes.
     """
+    chosen = chosen_bundle(model, db_url)
+    if chosen is None:
+        from pipeline.starter import ensure_starter_bundle
+
+        chosen = ensure_starter_bundle()
+    logger.info("Coding with bundle %s", chosen)
+    return chosen
+
+
+def chosen_bundle(
+    model: Path | None = None, db_url: str | None = None, *, verify: bool = True
+) -> Path | None:
+    """Return the bundle chosen ahead of the starter, or None when the starter bundle is next.
+
+    In order: ``model``; ``NEARMISS_MODEL``; the bundle promoted in the store, when a store is
+    given (``db_url``) or configured (``NEARMISS_DB``).
+
+    Parameters
+    ----------
+    model : Path or None
+        A bundle directory (``--model``).
+    db_url : str or None
+        The store (``--db``).
+    verify : bool, default=True
+        Check the promoted bundle's files against the hashes registered in the store (pass False
+        only to read its name, never to code with it).
+
+    Returns
+    -------
+    Path or None
+        The bundle directory, or None: no bundle named and none promoted.
+
+    Raises
+    ------
+    BundleError
+        If ``verify`` and the promoted bundle fails the store's registered hashes.
+    """
     from pipeline.config import get_settings
 
     settings = get_settings()
     chosen = model or settings.model
     if chosen is None and (db_url or settings.db):
-        chosen = _promoted_bundle(db_url or settings.db or "")
-    if chosen is None:
-        from pipeline.starter import ensure_starter_bundle
-
-        chosen = ensure_starter_bundle(settings)
-    logger.info("Coding with bundle %s", chosen)
-    return Path(chosen)
+        chosen = _promoted_bundle(db_url or settings.db or "", verify=verify)
+    return Path(chosen) if chosen is not None else None
 
 
 def load_suggester(model: Path | None = None, db_url: str | None = None) -> Suggester:
@@ -434,8 +467,8 @@ def load_suggester(model: Path | None = None, db_url: str | None = None) -> Sugg
     return Suggester.load(chosen, taxonomy=taxonomy)
 
 
-def _promoted_bundle(url: str) -> Path | None:
-    """Return the promoted bundle's directory, verified against the store, or None."""
+def _promoted_bundle(url: str, *, verify: bool = True) -> Path | None:
+    """Return the promoted bundle's directory (verified against the store), or None."""
     from pipeline.store import normalise_url, promoted_bundle, session_scope, verify_bundle
 
     with session_scope(normalise_url(url)) as session:
@@ -443,5 +476,6 @@ def _promoted_bundle(url: str) -> Path | None:
         if bundle is None:
             return None
         path = Path(bundle.path)
-        verify_bundle(session, path)
+        if verify:
+            verify_bundle(session, path)
     return path

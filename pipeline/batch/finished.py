@@ -27,7 +27,6 @@ from pipeline.store import (
     describe_url,
     finished_inputs,
     hash_input,
-    promoted_bundle,
     record_finished_inputs,
     session_scope,
 )
@@ -102,16 +101,10 @@ def bundle_name(factory: str, model: Path | None, db_url: str) -> str | None:
     """
     if factory != DEFAULT_SUGGESTER_FACTORY:
         return get_suggester(factory, model, db_url).name
-    from pipeline.config import get_settings
     from pipeline.starter import starter_dir
+    from pipeline.suggest import chosen_bundle
 
-    settings = get_settings()
-    chosen = model or settings.model
-    if chosen is None:
-        with session_scope(db_url) as session:
-            promoted = promoted_bundle(session)
-            chosen = Path(promoted.path) if promoted is not None else None
-    directory = Path(chosen) if chosen is not None else starter_dir(settings)
+    directory = chosen_bundle(model, db_url, verify=False) or starter_dir()
     try:
         metadata = json.loads((directory / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
