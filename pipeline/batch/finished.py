@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipeline.batch.coding import DEFAULT_SUGGESTER_FACTORY, get_suggester
 from pipeline.batch.summary import BatchSummary
-from pipeline.ingest import FileSummary, find_inputs
+from pipeline.ingest import find_inputs
 from pipeline.store import (
     FileCounts,
     InputKey,
@@ -154,10 +154,7 @@ def unchanged_summary(
         logger.info("batch: %d of %d inputs finished before; full run", len(found), len(keys))
         return None
     counts = [found[key] for key in keys]
-    files = tuple(
-        FileSummary(c.source, c.format, c.encoding, c.read, c.ingested, c.quarantined, c.duplicates)
-        for c in counts
-    )
+    files = tuple(c.file for c in counts)
     ingested = sum(f.ingested for f in files)
     seconds = time.perf_counter() - started
     logger.info("batch: all %d inputs finished before by %s (%.2f s)", len(keys), name, seconds)
@@ -214,16 +211,7 @@ def record_finished(
     files = [
         (
             key,
-            FileCounts(
-                source=f.source,
-                format=f.format,
-                encoding=f.encoding,
-                read=f.read,
-                ingested=f.ingested,
-                quarantined=f.quarantined,
-                duplicates=f.duplicates,
-                quarantine=summary.quarantine,
-            ),
+            FileCounts(f, summary.quarantine),
         )
         for key, f in zip(keys, summary.files, strict=True)
     ]

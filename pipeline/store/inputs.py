@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from pipeline.ingest.summary import FileSummary
 from pipeline.store.models import FinishedInput
 
 __all__ = [
@@ -48,23 +49,13 @@ class FileCounts:
 
     Attributes
     ----------
-    source : str
-        The file name as written into records.
-    format, encoding : str, str or None
-        The reader used and the text encoding.
-    read, ingested, quarantined, duplicates : int
-        Rows read and what became of them.
+    file : FileSummary
+        The file's name, format, encoding, rows read and what became of them.
     quarantine : str
         Where its quarantined rows were written.
     """
 
-    source: str
-    format: str
-    encoding: str | None
-    read: int
-    ingested: int
-    quarantined: int
-    duplicates: int
+    file: FileSummary
     quarantine: str
 
 
@@ -114,14 +105,8 @@ def finished_inputs(
     )
     return {
         InputKey(row.sha256, row.size): FileCounts(
-            source=row.source,
-            format=row.format,
-            encoding=row.encoding,
-            read=row.read,
-            ingested=row.ingested,
-            quarantined=row.quarantined,
-            duplicates=row.duplicates,
-            quarantine=row.quarantine,
+            FileSummary(**{field.name: getattr(row, field.name) for field in fields(FileSummary)}),
+            row.quarantine,
         )
         for row in session.scalars(query)
     }
@@ -164,14 +149,8 @@ def record_finished_inputs(
             size=key.size,
             options=options,
             model=model,
-            source=counts.source,
-            format=counts.format,
-            encoding=counts.encoding,
-            read=counts.read,
-            ingested=counts.ingested,
-            quarantined=counts.quarantined,
-            duplicates=counts.duplicates,
             quarantine=counts.quarantine,
+            **asdict(counts.file),
         )
         for key, counts in latest.items()
     )

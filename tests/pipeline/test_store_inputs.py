@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from pipeline.evidence import Evidence
+from pipeline.ingest.summary import FileSummary
 from pipeline.store import (
     FileCounts,
     InputKey,
@@ -31,7 +32,7 @@ pytest_plugins = ("tests.pipeline.store_fixtures",)
 
 
 def _counts(source: str, read: int) -> FileCounts:
-    return FileCounts(source, "csv", "utf-8", read, read - 1, 1, 0, "/tmp/q.jsonl")
+    return FileCounts(FileSummary(source, "csv", "utf-8", read, read - 1, 1, 0), "/tmp/q.jsonl")
 
 
 def test_hash_input_is_content_and_size(tmp_path: Path) -> None:
@@ -63,7 +64,7 @@ def test_recording_a_file_again_replaces_its_counts(store_url: str) -> None:
         with session_scope(store_url, write=True) as session:
             record_finished_inputs(session, [(key, _counts("x.csv", read))], options="o", model="m")
     with session_scope(store_url) as session:
-        assert finished_inputs(session, [key], options="o", model="m")[key].read == 7
+        assert finished_inputs(session, [key], options="o", model="m")[key].file.read == 7
 
 
 def test_a_purge_forgets_finished_inputs_only_when_it_deletes(store_url: str) -> None:
