@@ -16,6 +16,7 @@ from pipeline.batch.coding import CodedChunk
 from pipeline.batch.storing import StoredChunk
 from pipeline.ingest import FileSummary, IngestSummary
 from pipeline.ingest.row import Reason
+from pipeline.ingest.summary import format_details
 
 __all__ = ["BatchSummary", "BatchTally"]
 
@@ -93,18 +94,7 @@ class BatchSummary:
             "chunks": self.chunks,
             "reasons": dict(self.reasons),
             "warnings": dict(self.warnings),
-            "files": [
-                {
-                    "source": f.source,
-                    "format": f.format,
-                    "encoding": f.encoding,
-                    "read": f.read,
-                    "ingested": f.ingested,
-                    "quarantined": f.quarantined,
-                    "duplicates": f.duplicates,
-                }
-                for f in self.files
-            ],
+            "files": [f.to_dict() for f in self.files],
             "quarantine": self.quarantine,
             "store": self.store,
             "seconds": round(self.seconds, 3),
@@ -129,18 +119,7 @@ class BatchSummary:
                 f"Coded {self.coded} narratives with {self.model} ({self.already_coded} already "
                 f"coded); {self.stored} narratives new to the store, pending review."
             )
-        for f in self.files:
-            kind = f.format if f.encoding is None else f"{f.format}, {f.encoding}"
-            lines.append(
-                f"  {f.source} ({kind}): {f.read} read, {f.ingested} ingested, "
-                f"{f.quarantined} quarantined, {f.duplicates} duplicates"
-            )
-        if self.reasons:
-            reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items()))
-            lines.append(f"Quarantine reasons: {reasons}")
-        if self.warnings:
-            warnings = ", ".join(f"{k} {v}" for k, v in sorted(self.warnings.items()))
-            lines.append(f"Warnings (rows kept): {warnings}")
+        lines += format_details(self.files, self.reasons, self.warnings)
         lines.append(f"Quarantine: {self.quarantine}")
         lines.append(
             f"Store: {self.store} ({self.chunks} chunks, {self.seconds:.1f} s: ingest "

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["FileSummary", "IngestSummary", "Tally"]
+__all__ = ["FileSummary", "IngestSummary", "Tally", "format_details"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,47 @@ class FileSummary:
     ingested: int
     quarantined: int
     duplicates: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts as a JSON-ready dict."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """Format the counts as one indented line of a summary."""
+        kind = self.format if self.encoding is None else f"{self.format}, {self.encoding}"
+        return (
+            f"  {self.source} ({kind}): {self.read} read, {self.ingested} ingested, "
+            f"{self.quarantined} quarantined, {self.duplicates} duplicates"
+        )
+
+
+def format_details(
+    files: Sequence[FileSummary], reasons: Mapping[str, int], warnings: Mapping[str, int]
+) -> list[str]:
+    """Return a summary's per-file lines, then its quarantine reasons and warnings, if any.
+
+    Parameters
+    ----------
+    files : sequence of FileSummary
+        Per-file counts, in the order read.
+    reasons, warnings : mapping of str to int
+        Quarantined rows by reason, and kept rows with something odd, by kind.
+
+    Returns
+    -------
+    list of str
+        Lines of plain text.
+    """
+    lines = [f.line() for f in files]
+    if reasons:
+        lines.append(
+            f"Quarantine reasons: {', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))}"
+        )
+    if warnings:
+        lines.append(
+            f"Warnings (rows kept): {', '.join(f'{k} {v}' for k, v in sorted(warnings.items()))}"
+        )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +129,7 @@ class IngestSummary:
             "duplicates": self.duplicates,
             "reasons": dict(self.reasons),
             "warnings": dict(self.warnings),
-            "files": [
-                {
-                    "source": f.source,
-                    "format": f.format,
-                    "encoding": f.encoding,
-                    "read": f.read,
-                    "ingested": f.ingested,
-                    "quarantined": f.quarantined,
-                    "duplicates": f.duplicates,
-                }
-                for f in self.files
-            ],
+            "files": [f.to_dict() for f in self.files],
             "output": self.output,
             "quarantine": self.quarantine,
             "seconds": round(self.seconds, 3),
@@ -118,18 +148,7 @@ class IngestSummary:
             f"{self.quarantined} quarantined, {self.duplicates} duplicates "
             f"({self.seconds:.1f} s)."
         ]
-        for f in self.files:
-            kind = f.format if f.encoding is None else f"{f.format}, {f.encoding}"
-            lines.append(
-                f"  {f.source} ({kind}): {f.read} read, {f.ingested} ingested, "
-                f"{f.quarantined} quarantined, {f.duplicates} duplicates"
-            )
-        if self.reasons:
-            reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items()))
-            lines.append(f"Quarantine reasons: {reasons}")
-        if self.warnings:
-            warnings = ", ".join(f"{k} {v}" for k, v in sorted(self.warnings.items()))
-            lines.append(f"Warnings (rows kept): {warnings}")
+        lines += format_details(self.files, self.reasons, self.warnings)
         lines.append(f"Records: {self.output}")
         lines.append(f"Quarantine: {self.quarantine}")
         return "\n".join(lines)
