@@ -5,11 +5,13 @@ narrative text, and return counts, so nothing personal reaches Prefect's logs or
 (results are not persisted at all). Idempotency and resumption live in the store, not in Prefect's
 cache: a re-run stores nothing twice and codes only what is not coded yet.
 
-Chunks are stored one after another in the flow's own process (one writer; the records file is
-local) and coded by a task runner: a thread on this machine by default, or a Dask cluster
-(``dask_address``, or ``dask_workers`` local processes), so a national backlog can spread over many
-machines with the same flow. At most a few chunks are stored ahead of coding, so an interrupted run
-leaves little stored-but-uncoded work.
+Ingest (read, check, deduplicate, redact) runs in a separate process on another core while the
+flow's process loads the suggester (``ingest_process``); the CLI starts that process even earlier,
+beside Prefect's server, and the ingest task adopts it. Chunks are stored one after another in the
+flow's own process (one writer; the records file is local) and coded by a task runner: a thread on
+this machine by default, or a Dask cluster (``dask_address``, or ``dask_workers`` local
+processes), so a national backlog can spread over many machines with the same flow. At most a few
+chunks are stored ahead of coding, so an interrupted run leaves little stored-but-uncoded work.
 """
 
 from __future__ import annotations
@@ -75,23 +77,9 @@ _TASK_OPTIONS: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CAC
 
 
 @task(name="ingest", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
-def ingest(
-    paths: list[Path],
-    work_dir: Path,
-    quarantine: Path | None,
-    chunk_size: int,
-    columns: dict[str, str],
-) -> batch.PreparedBatch:
-    """Ingest the exports into a records file and cut it into chunks."""
-    return batch.prepare_batch(
-        paths, work_dir, quarantine=quarantine, chunk_size=chunk_size, columns=columns
-    )
-
-
-@task(name="hash-inputs", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
-def hash_inputs(paths: list[Path]) -> list[InputKey]:
-    """Hash the input files before ingest reads them (to record them as finished at the end)."""
-    return batch.hash_inputs(paths)
+def ingest(request: batch.IngestRequest, separate_process: bool) -> batch.PreparedBatch:
+    """Hash the exports, ingest them into a records file and cut it into chunks."""
+    return batch.run_ingest(request, separate_process=separate_process)
 
 
 @task(name="record-finished", retry_condition_fn=_is_io_failure, **_TASK_OPTIONS)
@@ -183,6 +171,7 @@ def code_batch(
     dask_workers: int | None = None,
     retries: int = 3,
     suggester_factory: str = batch.DEFAULT_SUGGESTER_FACTORY,
+    ingest_process: bool = True,
 ) -> batch.BatchSummary:
     """Ingest exports, store them as pending narratives and code them, chunk by chunk.
 
@@ -211,6 +200,9 @@ def code_batch(
         seconds); deterministic errors are never retried.
     suggester_factory : str
         ``module:function`` that builds the suggester.
+    ingest_process : bool
+        Ingest (read and redact) in a separate process, on another core, while this one loads the
+        suggester; ``False`` ingests in this process, after it.
 
     Returns
     -------
@@ -223,11 +215,17 @@ def code_batch(
     logger = get_run_logger()
     url = resolve_db_url(db.get_secret_value() if db is not None else None)
     retrying: dict[str, Any] = {"retries": retries, "retry_delay_seconds": RETRY_DELAYS}
-    bundle = resolve_bundle(suggester_factory, model, url)
-    keys = hash_inputs.with_options(**retrying)(paths)
-    prepared = ingest.with_options(**retrying)(
-        paths, work_dir or batch.default_work_dir(paths), quarantine, chunk_size, columns or {}
+    request = batch.IngestRequest.of(
+        paths, work_dir=work_dir, quarantine=quarantine, chunk_size=chunk_size, columns=columns
     )
+    # Ingest on another core (or adopt the CLI's ingest, already running) while the model loads.
+    ingesting = ingest.with_options(**retrying).submit(request, ingest_process)
+    try:
+        bundle = resolve_bundle(suggester_factory, model, url)
+    except BaseException:
+        batch.cancel_ingest()
+        raise
+    prepared = ingesting.result()
     summary = prepared.ingest
     logger.info(
         "ingest: %d read, %d ingested, %d quarantined, %d duplicates in %.1f s; %d chunks",
@@ -285,7 +283,7 @@ def code_batch(
     result = tally.summary(
         model=bundle.name, store=describe_url(url), seconds=time.perf_counter() - started
     )
-    record_finished.with_options(**retrying)(keys, result, url, columns or {})
+    record_finished.with_options(**retrying)(list(prepared.inputs), result, url, columns or {})
     logger.info(
         "batch: %d ingested, %d quarantined, %d duplicates; %d coded, %d already coded; "
         "%d new narratives; %.1f s",

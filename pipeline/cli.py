@@ -478,6 +478,7 @@ def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
 
     from prefect.settings import (
         PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         get_current_settings,
         temporary_settings,
@@ -536,8 +537,11 @@ def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
         if not answered.is_set():
             raise RuntimeError("the ephemeral Prefect API server did not answer in time")
 
+    # No heartbeats: they let a lasting server notice a crashed run, and this server ends with the
+    # run; stopping their thread costs up to a second at the end of every flow run.
+    updates = {PREFECT_API_URL: api, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
-        with temporary_settings(updates={PREFECT_API_URL: api}):
+        with temporary_settings(updates=updates):
             yield ready
     finally:
         if not stopping:  # the block failed before the flow: nothing of Prefect's to wait for
@@ -614,12 +618,15 @@ def batch(
     from pipeline.batch import (
         DEFAULT_CHUNK_SIZE,
         DEFAULT_SUGGESTER_FACTORY,
+        IngestRequest,
         NullProgress,
         ProgressBar,
+        cancel_ingest,
         distributed_notice,
         reporting,
+        resolve_bundle,
+        start_ingest,
         unchanged_summary,
-        warm_up,
     )
     from pipeline.errors import InputError
     from pipeline.ingest import find_inputs, parse_column_options
@@ -648,25 +655,33 @@ def batch(
     from pydantic import SecretStr
 
     reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()
+    chunks = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     with _prefect_start_up(), _prefect_server_in_background() as server_ready:
-        # Load the redactor and suggester while the server starts: no bundle, no flow run.
-        warm_up(factory, model, url)
-        from flows.batch import code_batch
+        # While the server starts: ingest in another process (the flow adopts it) and load the
+        # suggester here, so that a missing bundle fails before any flow run.
+        start_ingest(
+            IngestRequest.of(files, quarantine=quarantine, chunk_size=chunks, columns=columns)
+        )
+        try:
+            resolve_bundle(factory, model, url)  # cached: the flow's tasks reuse it
+            from flows.batch import code_batch
 
-        server_ready()
-        with reporting(reporter):
-            summary = code_batch(
-                paths=files,
-                db=SecretStr(url),
-                model=model,
-                chunk_size=DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size,
-                quarantine=quarantine,
-                columns=columns,
-                dask_address=dask_address,
-                dask_workers=dask_workers,
-                retries=retries,
-                suggester_factory=factory,
-            )
+            server_ready()
+            with reporting(reporter):
+                summary = code_batch(
+                    paths=files,
+                    db=SecretStr(url),
+                    model=model,
+                    chunk_size=chunks,
+                    quarantine=quarantine,
+                    columns=columns,
+                    dask_address=dask_address,
+                    dask_workers=dask_workers,
+                    retries=retries,
+                    suggester_factory=factory,
+                )
+        finally:
+            cancel_ingest()  # an ingest the flow never adopted
     _print_batch_summary(summary, as_json)
 
 

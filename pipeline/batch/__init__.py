@@ -4,7 +4,8 @@ The Prefect flow ``flows/batch.py:code_batch`` is a thin shell over these functi
 ids, byte ranges and paths between steps, never narrative text:
 
 1. :func:`prepare_batch` ingests the exports (read, check, deduplicate, redact) into a records file
-   in a work folder and cuts it into :class:`Span` chunks;
+   in a work folder and cuts it into :class:`Span` chunks (:func:`run_ingest` runs it in another
+   process, on a second core, while this one loads the model);
 2. :func:`store_chunk` stores one chunk as ``pending`` narratives in one transaction and returns
    their store ids and those not yet coded by the bundle;
 3. :func:`code_stored` suggests codes for those ids and stores the suggestion sets in one
@@ -18,6 +19,13 @@ them unchanged is answered from the store alone (:func:`unchanged_summary`).
 
 from __future__ import annotations
 
+from pipeline.batch.ahead import (
+    IngestProcess,
+    IngestRequest,
+    cancel_ingest,
+    run_ingest,
+    start_ingest,
+)
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans, read_span
 from pipeline.batch.coding import (
     DEFAULT_SUGGESTER_FACTORY,
@@ -29,7 +37,6 @@ from pipeline.batch.coding import (
     get_suggester,
     load_factory,
     resolve_bundle,
-    warm_up,
 )
 from pipeline.batch.finished import (
     bundle_name,
@@ -65,6 +72,8 @@ __all__ = [
     "BatchTally",
     "BundleRef",
     "CodedChunk",
+    "IngestProcess",
+    "IngestRequest",
     "NullProgress",
     "PreparedBatch",
     "ProgressBar",
@@ -73,6 +82,7 @@ __all__ = [
     "StoredChunk",
     "SuggesterFactory",
     "bundle_name",
+    "cancel_ingest",
     "code_stored",
     "coded_ids",
     "current_progress",
@@ -89,7 +99,8 @@ __all__ = [
     "record_finished",
     "reporting",
     "resolve_bundle",
+    "run_ingest",
+    "start_ingest",
     "store_chunk",
     "unchanged_summary",
-    "warm_up",
 ]

@@ -42,7 +42,6 @@ __all__ = [
     "code_stored",
     "get_suggester",
     "resolve_bundle",
-    "warm_up",
 ]
 
 logger = logging.getLogger(__name__)
@@ -201,37 +200,6 @@ def resolve_bundle(factory: str, model: Path | None, db_url: str | None) -> Bund
     """
     suggester = get_suggester(factory, model, db_url)
     return BundleRef(suggester.name, Path(suggester.bundle_dir))
-
-
-def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
-    """Load what a batch needs before it starts: the redaction pipeline and the suggester.
-
-    Both are cached per process, so the batch reuses them; the CLI calls this before starting
-    Prefect, so that a missing bundle fails at once.
-
-    Parameters
-    ----------
-    factory : str
-        ``module:function`` of the suggester factory.
-    model : Path or None
-        A bundle directory, or ``None`` to let the factory choose.
-    db_url : str or None
-        The store.
-
-    Returns
-    -------
-    BundleRef
-        The bundle the batch will code with.
-
-    Raises
-    ------
-    BundleError
-        If no suggester can be built (before anything is stored).
-    """
-    from pipeline.redact import redact_texts
-
-    redact_texts(["warm-up"])
-    return resolve_bundle(factory, model, db_url)
 
 
 def code_stored(

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -23,6 +24,9 @@ from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans
 from pipeline.config import get_settings
 from pipeline.errors import InputError
 from pipeline.ingest import IngestSummary, Redactor, ingest_files
+
+if TYPE_CHECKING:
+    from pipeline.store.inputs import InputKey
 
 __all__ = [
     "RECORDS_FILE",
@@ -53,11 +57,15 @@ class PreparedBatch:
         The de-identified records file.
     spans : tuple of Span
         Its chunks.
+    inputs : tuple of InputKey
+        The input files' content hashes, taken before ingest read them (empty when not taken;
+        see :meth:`pipeline.batch.ahead.IngestRequest.run`).
     """
 
     ingest: IngestSummary
     records: Path
     spans: tuple[Span, ...]
+    inputs: tuple[InputKey, ...] = ()
 
 
 def default_work_dir(paths: Sequence[Path]) -> Path:

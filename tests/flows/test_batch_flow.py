@@ -51,6 +51,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def _run(paths: list[Path], store: str, **options: object) -> BatchSummary:
     options.setdefault("suggester_factory", fakes.FACTORY)
     options.setdefault("retries", 0)
+    options.setdefault("ingest_process", False)  # a child process each run: tested where it matters
     return code_batch(paths=paths, db=SecretStr(store), **options)  # type: ignore[arg-type]
 
 
@@ -96,9 +97,12 @@ def test_bad_rows_reconcile_in_flow_cli_and_status(store: str) -> None:
     assert not (Path(summary["quarantine"]).parent / "records.jsonl").exists()
 
 
-def test_running_the_same_export_twice_adds_nothing_and_says_so(store: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ingest_process", [True, False], ids=["child-process", "in-process"])
+def test_running_the_same_export_twice_adds_nothing_and_says_so(
+    store: str, tmp_path: Path, ingest_process: bool
+) -> None:
     export = write_export(tmp_path / "export.csv", 30, bad=2)
-    first = _run([export], store, chunk_size=8)
+    first = _run([export], store, chunk_size=8, ingest_process=ingest_process)
     assert (first.ingested, first.quarantined, first.coded, first.stored) == (30, 2, 30, 30)
     assert first.chunks == 4 and first.reconciles
     before = _counts(store)

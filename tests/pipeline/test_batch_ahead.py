@@ -1,0 +1,92 @@
+"""Ingest in a child process: the same result as here, adopted once, its errors raised here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.batch import (
+    IngestProcess,
+    IngestRequest,
+    PreparedBatch,
+    cancel_ingest,
+    hash_inputs,
+    run_ingest,
+    start_ingest,
+)
+from pipeline.errors import InputError
+from tests.flows.conftest import write_export
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes() -> Iterator[None]:
+    yield
+    cancel_ingest()
+
+
+def _request(tmp_path: Path, export: Path, name: str) -> IngestRequest:
+    return IngestRequest.of([export], work_dir=tmp_path / name, chunk_size=7)
+
+
+def _lines(prepared: PreparedBatch) -> list[str]:
+    return prepared.records.read_text(encoding="utf-8").splitlines()
+
+
+def test_a_child_process_ingests_exactly_what_this_process_does(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 20, bad=2)
+    here = run_ingest(_request(tmp_path, export, "here"), separate_process=False)
+    there = run_ingest(_request(tmp_path, export, "there"), separate_process=True)
+    same = {"seconds": 0, "output": "", "quarantine": ""}
+    assert there.ingest.to_dict() | same == here.ingest.to_dict() | same
+    assert (there.ingest.read, there.ingest.ingested, there.ingest.quarantined) == (22, 20, 2)
+    assert _lines(there) == _lines(here)
+    assert there.spans == here.spans and len(there.spans) == 3
+    assert there.inputs == here.inputs == tuple(hash_inputs([export]))
+    assert there.records == tmp_path / "there" / "records.jsonl"
+
+
+def test_the_flow_adopts_the_ingest_started_for_the_same_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = write_export(tmp_path / "export.csv", 5)
+    request = _request(tmp_path, export, "work")
+    start_ingest(request)
+
+    def not_here(self: IngestRequest) -> PreparedBatch:
+        raise AssertionError("ingested again in this process")
+
+    monkeypatch.setattr(IngestRequest, "run", not_here)
+    prepared = run_ingest(request, separate_process=False)  # adopts the child, never runs here
+    assert prepared.ingest.ingested == 5
+    with pytest.raises(AssertionError, match="ingested again"):  # adopted once, then gone
+        run_ingest(request, separate_process=False)
+
+
+def test_a_different_request_is_not_adopted(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 5)
+    start_ingest(_request(tmp_path, export, "work"))
+    other = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=2)
+    assert len(run_ingest(other, separate_process=False).spans) == 3
+
+
+def test_an_input_error_in_the_child_is_raised_here(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.csv"
+    with pytest.raises(InputError, match=r"gone\.csv"):
+        run_ingest(IngestRequest.of([missing], work_dir=tmp_path / "w"), separate_process=True)
+
+
+def test_a_child_killed_midway_is_an_input_error_naming_its_exit_code(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 50)
+    ingest = IngestProcess(_request(tmp_path, export, "work"))
+    ingest._process.kill()  # as the kernel's out-of-memory killer would
+    with pytest.raises(InputError, match=r"ended without a result \(exit code -9\)"):
+        ingest.result()
+
+
+def test_cancel_stops_an_ingest_nobody_adopted(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 50)
+    ingest = start_ingest(_request(tmp_path, export, "work"))
+    cancel_ingest()
+    assert ingest._process.poll() is not None  # stopped, not left running
