@@ -513,9 +513,16 @@ def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
         while time.monotonic() < deadline and server.poll() is None:
             with contextlib.suppress(OSError), direct.open(f"{api}/health", timeout=2) as response:
                 if response.status == 200:
-                    answered.set()
-                    return
+                    break
             time.sleep(0.1)
+        else:
+            return
+        # The server's first API request takes about half a second (measured; later ones a few
+        # ms). Make it here, while the models load, not in the flow's first call (the client's
+        # version check).
+        with contextlib.suppress(OSError), direct.open(f"{api}/admin/version", timeout=timeout):
+            pass
+        answered.set()
 
     stopping: list[subprocess.Popen[bytes]] = []  # the server, once left to stop at exit
     poller = threading.Thread(target=poll, name="prefect-server-start", daemon=True)
