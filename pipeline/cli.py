@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from pipeline import LOG_FORMAT
 from pipeline.errors import NearMissError
 
 if TYPE_CHECKING:
@@ -73,9 +74,7 @@ def main(
     # The handler filters too: libraries that set their own loggers' levels (Prefect does) must
     # not print below the level asked for.
     handler.setLevel(level)
-    logging.basicConfig(
-        level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=level, handlers=[handler], format=LOG_FORMAT)
 
 
 @taxonomy_app.command("check")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import LOG_FORMAT
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
 from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch
 from pipeline.errors import InputError, NearMissError
@@ -109,6 +110,7 @@ def _child_main() -> None:
     """
     channel = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries the outcome alone
+    logging.basicConfig(level=int(sys.argv[1]), format=LOG_FORMAT)  # the parent's level
     request: IngestRequest = pickle.loads(sys.stdin.buffer.read())
     try:
         outcome: tuple[str, Any] = ("result", request.run())
@@ -145,7 +147,7 @@ class IngestProcess:
     def __init__(self, request: IngestRequest) -> None:
         self.request = request
         self._process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD],
+            [sys.executable, "-c", _CHILD, str(logging.getLogger().getEffectiveLevel())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

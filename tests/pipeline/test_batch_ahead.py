@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,19 @@ def test_cancel_stops_an_ingest_nobody_adopted(tmp_path: Path) -> None:
     ingest = start_ingest(_request(tmp_path, export, "work"))
     cancel_ingest()
     assert ingest._process.poll() is not None  # stopped, not left running
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+def test_the_child_logs_at_this_process_level(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], level: int
+) -> None:
+    export = write_export(tmp_path / "export.csv", 5)
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(level)
+    try:
+        run_ingest(_request(tmp_path, export, "work"), separate_process=True)
+    finally:
+        root.setLevel(before)
+    milestone = "INFO pipeline.ingest.ingestion: ingest: 5 read, 5 ingested"
+    assert (milestone in capfd.readouterr().err) == (level == logging.INFO)
