@@ -31,6 +31,9 @@ __all__ = ["app"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
+#: ``--json`` of every command that prints a result: one compact JSON line on stdout.
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON line.")]
+
 app = typer.Typer(
     name="nearmiss",
     help="Suggest contributory-factor and recovery codes for GP near-miss narratives.",
@@ -81,7 +84,7 @@ def main(
 @reports_errors
 def taxonomy_check(
     file: Annotated[Path, typer.Argument(help="Taxonomy YAML file to validate.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Validate a taxonomy file and report its schemes and code counts."""
     from pipeline.taxonomy import load_taxonomy
@@ -138,7 +141,7 @@ def train(
     name: Annotated[
         str | None, typer.Option("--name", help="Bundle name (default: the --out folder's name).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train a bundle: a calibrated head for every scheme that has labels."""
     import time
@@ -182,7 +185,7 @@ def evaluate(
             "--taxonomy", help="Taxonomy in force (default NEARMISS_TAXONOMY, else the bundle's)."
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Score a bundle on labelled data: per-code precision, recall, F1 and calibration."""
     from pipeline.config import get_settings
@@ -226,9 +229,7 @@ def suggest(
         Path | None,
         typer.Option(help="Where an export's rejected rows go (default: beside --output)."),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON line.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Suggest codes, scores and evidence sentences for every narrative, one line per record."""
     from pipeline.suggest_file import suggest_file
@@ -274,9 +275,7 @@ def ingest(
             help="A known id with different text: 'quarantine' the row or 'derive' a new id."
         ),
     ] = "quarantine",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON line.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Read exports into de-identified records; quarantine bad rows with a reason."""
     from pipeline.ingest import IdConflict, ingest_files, parse_column_options
@@ -318,7 +317,7 @@ def review_import(
     taxonomy: Annotated[
         Path | None, typer.Option("--taxonomy", help="Taxonomy file (default: the shipped one).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Record codes already decided by people as review decisions, matched by record id."""
     from pipeline.config import get_settings
@@ -337,7 +336,7 @@ def review_import(
 @reports_errors
 def status(
     db: DbOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show narrative counts by status and practice, and the promoted bundle."""
     from pipeline.store import db_url, describe_url, promoted_bundle, session_scope, status_summary
@@ -379,7 +378,7 @@ def purge(
         bool,
         typer.Option("--keep-cache", help="Keep the embedding cache (default: clear it)."),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete narratives before a date with everything derived from them (retention rules)."""
     import datetime as dt
@@ -608,9 +607,7 @@ def batch(
         int,
         typer.Option(help="Retries of a file read or store write that fails (after 2, 10, 30 s)."),
     ] = 3,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the summary as one JSON line.")
-    ] = False,
+    as_json: JsonOption = False,
     suggester: Annotated[
         str | None,
         typer.Option(
@@ -713,7 +710,7 @@ def retrain(
     metric: Annotated[
         str, typer.Option("--metric", help="Comparison: macro_f1 or micro_f1.")
     ] = "macro_f1",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Train a bundle from reviewed codes; promote it only if it beats the one in use."""
     from pydantic import SecretStr
