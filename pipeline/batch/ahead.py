@@ -188,15 +188,32 @@ class IngestProcess:
 
 
 _LOCK = threading.Lock()
-_STARTED: dict[IngestRequest, IngestProcess] = {}
+#: Ingest processes started and not yet adopted, by work folder (one writer per folder).
+_STARTED: dict[Path, IngestProcess] = {}
+
+
+def _running_for(request: IngestRequest) -> IngestProcess | None:
+    """Return the process started for ``request``, if any.
+
+    One started for another request in the same work folder is stopped: two ingests must never
+    write one folder.
+    """
+    with _LOCK:
+        started = _STARTED.get(request.work_dir)
+        if started is None or started.request == request:
+            return started
+        del _STARTED[request.work_dir]
+    started.cancel()
+    return None
 
 
 def start_ingest(request: IngestRequest) -> IngestProcess:
     """Start ingesting ``request`` in another process, for :func:`run_ingest` to adopt later."""
-    with _LOCK:
-        started = _STARTED.get(request)
-        if started is None:
-            started = _STARTED[request] = IngestProcess(request)
+    started = _running_for(request)
+    if started is None:
+        started = IngestProcess(request)
+        with _LOCK:
+            _STARTED[request.work_dir] = started
     return started
 
 
@@ -215,20 +232,17 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
     PreparedBatch
         The ingest summary, the records file, its chunks and the inputs' hashes.
     """
-    with _LOCK:
-        started = _STARTED.pop(request, None)
+    started = _running_for(request)
     if started is None:
         if not separate_process:
             return request.run()
-        started = IngestProcess(request)
+        started = start_ingest(request)
+    try:
+        return started.result()
+    finally:  # registered while it runs, so that cancel_ingest can stop it
         with _LOCK:
-            _STARTED[request] = started
-        try:
-            return started.result()
-        finally:
-            with _LOCK:
-                _STARTED.pop(request, None)
-    return started.result()
+            if _STARTED.get(request.work_dir) is started:
+                del _STARTED[request.work_dir]
 
 
 def cancel_ingest() -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from flows.batch import code_batch
-from pipeline.batch import BatchSummary
+from pipeline.batch import BatchSummary, ahead
 from pipeline.cli import app
 from pipeline.config import get_settings
 from pipeline.errors import BundleError
@@ -95,6 +95,26 @@ def test_bad_rows_reconcile_in_flow_cli_and_status(store: str) -> None:
     assert json.loads(status.stdout)["by_status"]["pending"] == summary["ingested"]
     assert _counts(store)[1] == summary["coded"]
     assert not (Path(summary["quarantine"]).parent / "records.jsonl").exists()
+
+
+def test_the_cli_ingests_once_in_a_child_process_that_the_flow_adopts(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    original = ahead.IngestProcess.__init__
+
+    def counted(self: ahead.IngestProcess, request: ahead.IngestRequest) -> None:
+        started.append(request)
+        original(self, request)
+
+    monkeypatch.setattr(ahead.IngestProcess, "__init__", counted)
+    export = write_export(tmp_path / "export.csv", 12, bad=1)
+    args = ["batch", str(export), "--db", store, "--json", "--suggester-factory", fakes.FACTORY]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["ingested"], summary["quarantined"], summary["coded"]) == (12, 1, 12)
+    assert len(started) == 1  # started by the CLI before the flow, adopted by the flow
 
 
 @pytest.mark.parametrize("ingest_process", [True, False], ids=["child-process", "in-process"])

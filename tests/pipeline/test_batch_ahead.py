@@ -65,11 +65,14 @@ def test_the_flow_adopts_the_ingest_started_for_the_same_request(
         run_ingest(request, separate_process=False)
 
 
-def test_a_different_request_is_not_adopted(tmp_path: Path) -> None:
+def test_an_ingest_for_another_request_in_the_same_folder_is_stopped_not_adopted(
+    tmp_path: Path,
+) -> None:
     export = write_export(tmp_path / "export.csv", 5)
-    start_ingest(_request(tmp_path, export, "work"))
-    other = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=2)
-    assert len(run_ingest(other, separate_process=False).spans) == 3
+    other = start_ingest(_request(tmp_path, export, "work"))  # chunks of 7
+    request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=2)
+    assert len(run_ingest(request, separate_process=False).spans) == 3
+    assert other._process.poll() is not None  # never two writers in one work folder
 
 
 def test_an_input_error_in_the_child_is_raised_here(tmp_path: Path) -> None:
