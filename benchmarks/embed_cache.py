@@ -38,7 +38,7 @@ import numpy as np
 
 from pipeline.config import get_settings
 from pipeline.embed import DEFAULT_BATCH_SIZE, Embedder, EmbedderSpec, EmbeddingCache
-from pipeline.embed_model import SentenceTransformerEncoder, load_encoder
+from pipeline.embed_model import TextEncoder, load_encoder
 from pipeline.embed_spec import DEFAULT_EMBEDDING_MODEL, MINILM_EMBEDDING_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ class Ours:
     """One of our embedders under test and its measurements."""
 
     spec: EmbedderSpec
-    encoder: SentenceTransformerEncoder
+    encoder: TextEncoder
     load_s: float
     cold_runs: list[float]
     windows: int = 0
@@ -90,7 +90,7 @@ def timed(function, *args):  # type: ignore[no-untyped-def]
     return time.perf_counter() - started, result
 
 
-def token_count(encoder: SentenceTransformerEncoder, texts: list[str]) -> int:
+def token_count(encoder: TextEncoder, texts: list[str]) -> int:
     """Tokens the model embeds for these (already windowed) texts, special tokens included."""
     spans = encoder.token_offsets(texts)
     return sum(len(s) for s in spans) + encoder.special_tokens * len(texts)

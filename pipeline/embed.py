@@ -155,7 +155,7 @@ class Embedder:
 
     @property
     def encoder(self) -> TextEncoder:
-        """The model, loaded on first use (imports torch)."""
+        """The model, loaded on first use (only a non-static model imports torch)."""
         if self._encoder is None:
             encoder = load_encoder(self.spec.path, self.device)
             limit, window = encoder.max_seq_length, self.spec.window_tokens

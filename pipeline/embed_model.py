@@ -1,12 +1,13 @@
-"""The model side of embedding: a small encoder protocol and its sentence-transformers adapter.
+"""The model side of embedding: a small encoder protocol, its adapters, and the loader.
 
-This is the only nearmiss module that touches torch or sentence-transformers, and it imports
-them lazily inside :func:`load_encoder`, so that a run whose vectors are all cached never pays
-for them. Models load from local files only: nothing is ever downloaded. Both kinds of model
-the embedder uses are supported: a transformer such as MiniLM, whose tokenizer is a
-``transformers`` fast tokenizer and which truncates at ``max_seq_length`` tokens, and a static
-model (a ``StaticEmbedding`` module), whose tokenizer is a plain ``tokenizers.Tokenizer`` and which
-reads texts of any length.
+This module and :mod:`pipeline.embed_static` are the only nearmiss modules that load a model's
+files, and they import their libraries lazily inside :func:`load_encoder`, so that a run whose
+vectors are all cached never pays for them. Models load from local files only: nothing is ever
+downloaded. A static model (a ``StaticEmbedding`` module, optionally followed by ``Normalize``,
+such as the default ``minilm-static-256``) is read with ``tokenizers``, ``safetensors`` and numpy
+(:class:`~pipeline.embed_static.StaticEncoder`: no torch, the same vectors); any other model, such
+as MiniLM, whose tokenizer is a ``transformers`` fast tokenizer and which truncates at
+``max_seq_length`` tokens, loads through sentence-transformers (torch).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.embed_static import StaticEncoder, is_static_folder
 from pipeline.errors import EmbedderError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["SentenceTransformerEncoder", "TextEncoder", "load_encoder"]
+__all__ = ["SentenceTransformerEncoder", "StaticEncoder", "TextEncoder", "load_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,30 +185,41 @@ def _is_plain_tokenizer(tokenizer: object) -> bool:
 
 
 @lru_cache(maxsize=2)
-def load_encoder(path: Path, device: str | None = None) -> SentenceTransformerEncoder:
-    """Load a sentence-transformers model from a local folder, once per process.
+def load_encoder(path: Path, device: str | None = None) -> TextEncoder:
+    """Load an embedding model from a local folder, once per process.
 
-    Imports torch and sentence-transformers (several seconds) on the first call only. The hub
-    is switched off (``HF_HUB_OFFLINE``, ``local_files_only``): nothing is downloaded, and
-    remote code is never trusted.
+    A static model (see :func:`~pipeline.embed_static.is_static_folder`) is read with numpy in a
+    fraction of a second, without torch. Any other model loads through sentence-transformers,
+    which imports torch (several seconds, on the first call only); the hub is switched off
+    (``HF_HUB_OFFLINE``, ``local_files_only``): nothing is downloaded, and remote code is never
+    trusted.
 
     Parameters
     ----------
     path : Path
         A local model directory (see :func:`~pipeline.embed_spec.resolve_model_path`).
     device : str or None, default=None
-        Torch device (``"cpu"``, ``"cuda"``); ``None`` lets sentence-transformers choose.
+        Torch device (``"cpu"``, ``"cuda"``); ``None`` lets sentence-transformers choose. A static
+        model always runs on the CPU.
 
     Returns
     -------
-    SentenceTransformerEncoder
-        The loaded model.
+    TextEncoder
+        A :class:`~pipeline.embed_static.StaticEncoder` or a :class:`SentenceTransformerEncoder`.
 
     Raises
     ------
     EmbedderError
-        If sentence-transformers is missing or the folder does not hold a loadable model.
+        If the folder does not hold a loadable model, or sentence-transformers is needed but
+        missing.
     """
+    if is_static_folder(path):
+        return StaticEncoder.load(path)
+    return _load_sentence_transformer(path, device)
+
+
+def _load_sentence_transformer(path: Path, device: str | None) -> SentenceTransformerEncoder:
+    """Load a model with sentence-transformers (imports torch)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.embed import Embedder, EmbedderSpec, EmbeddingCache
-from pipeline.embed_model import SentenceTransformerEncoder, load_encoder
+from pipeline.embed_model import StaticEncoder, load_encoder
 from pipeline.embed_spec import (
     DEFAULT_EMBEDDING_MODEL,
     MINILM_EMBEDDING_MODEL,
@@ -162,13 +162,15 @@ def tiny_static(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_encoder(tiny_static: Path) -> SentenceTransformerEncoder:
-    return load_encoder(tiny_static, "cpu")
+def tiny_encoder(tiny_static: Path) -> StaticEncoder:
+    encoder = load_encoder(tiny_static, "cpu")
+    assert isinstance(encoder, StaticEncoder)  # a static model is read with numpy
+    return encoder
 
 
 @pytest.mark.slow
 def test_the_tiny_models_spec_and_encoder_agree(
-    tiny_static: Path, tiny_encoder: SentenceTransformerEncoder
+    tiny_static: Path, tiny_encoder: StaticEncoder
 ) -> None:
     spec = EmbedderSpec.from_model(str(tiny_static))
     assert (spec.window_tokens, spec.dim) == (None, TINY["dims"])
@@ -182,7 +184,7 @@ def test_the_tiny_models_spec_and_encoder_agree(
 
 @pytest.mark.slow
 def test_the_tiny_model_embeds_long_texts_whole_through_the_cache(
-    tiny_static: Path, tiny_encoder: SentenceTransformerEncoder, tmp_path: Path
+    tiny_static: Path, tiny_encoder: StaticEncoder, tmp_path: Path
 ) -> None:
     body = " ".join(WORDS[i % 10] for i in range(2000))  # about 2,000 tokens: no window
     texts = [" ".join(WORDS), f"{body} was", f"{body} that that that that"]
@@ -193,7 +195,10 @@ def test_the_tiny_model_embeds_long_texts_whole_through_the_cache(
     assert vectors.shape == (3, TINY["dims"]) and vectors.dtype == np.float32
     assert embedder.last_stats.windows == 3
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
-    bare = tiny_encoder.model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(tiny_static), device="cpu", local_files_only=True)
+    bare = model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
     np.testing.assert_allclose(vectors, bare, atol=1e-6)
     assert not np.allclose(vectors[1], vectors[2])  # the ending of a 2,000-token text counts
     again = Embedder(EmbedderSpec.from_model(str(tiny_static)), EmbeddingCache(tmp_path))
@@ -217,7 +222,7 @@ def test_a_rebuilt_model_gets_a_new_identity(tiny_static: Path, tmp_path: Path) 
 
 @pytest.mark.slow
 def test_a_windowed_spec_over_the_static_model_cuts_by_its_tokens(
-    tiny_static: Path, tiny_encoder: SentenceTransformerEncoder
+    tiny_static: Path, tiny_encoder: StaticEncoder
 ) -> None:
     spec = dataclasses.replace(EmbedderSpec.from_model(str(tiny_static)), window_tokens=16)
     embedder = Embedder(spec, None, encoder=tiny_encoder)
