@@ -7,7 +7,9 @@ inference never imports ``training``. Per view it holds one linear scorer per co
 or an isotonic step function read with :func:`numpy.interp`); the chosen views' calibrated
 probabilities are averaged (late fusion), exactly as ``training.scheme.SchemeModel`` does.
 The ``"sentences"`` view reads each narrative's sentence vectors pooled by
-:func:`pool_sentence_vectors` (mean and maximum side by side).
+:func:`pool_sentence_vectors` (mean and maximum side by side). The ``"nb_tfidf"`` view reads the
+same TF-IDF features as ``"tfidf"`` (one vectorizer): its per-code weights already include the
+Naive-Bayes log-count ratios it was trained with, so it is an ordinary linear view.
 
 Examples
 --------
@@ -39,6 +41,7 @@ from pipeline.views import TEXT_VIEWS
 __all__ = [
     "HEAD_VIEWS",
     "TEXT_VIEWS",
+    "TFIDF_VIEWS",
     "Isotonic",
     "LinearView",
     "SchemeHead",
@@ -46,9 +49,12 @@ __all__ = [
     "pool_sentence_vectors",
 ]
 
-#: Views a bundle head can hold: word TF-IDF of the text, the embedding of the same text, and
-#: its sentences' embeddings pooled (:func:`pool_sentence_vectors`).
-HEAD_VIEWS = ("tfidf", "embedding", "sentences")
+#: Views a bundle head can hold: word TF-IDF of the text, the embedding of the same text, its
+#: sentences' embeddings pooled (:func:`pool_sentence_vectors`), and the TF-IDF again with
+#: Naive-Bayes-weighted coefficients. Bundles written before ``nb_tfidf`` existed hold a subset.
+HEAD_VIEWS = ("tfidf", "embedding", "sentences", "nb_tfidf")
+#: The views that read the TF-IDF features of the head's one vectorizer.
+TFIDF_VIEWS = ("tfidf", "nb_tfidf")
 
 
 def pool_sentence_vectors(
@@ -174,7 +180,7 @@ class SchemeHead:
     views : dict of str to LinearView
         The fused views, in :data:`HEAD_VIEWS` order (``"sentences"`` has width ``2 * d``).
     vectorizer : TfidfVectorizer or None
-        The fitted TF-IDF vectorizer (when ``"tfidf"`` is a view).
+        The fitted TF-IDF vectorizer (when a view of :data:`TFIDF_VIEWS` is fused).
     thresholds : ndarray of shape (k,) or None
         Per-code decision thresholds (multi-label only).
     text_view : {"full", "recovery"}
@@ -202,7 +208,7 @@ class SchemeHead:
                 f"Head of scheme '{self.scheme}' has views {list(self.views)}; a bundle head "
                 f"fuses one or more of {HEAD_VIEWS}; retrain the bundle with nearmiss train"
             )
-        if ("tfidf" in self.views) != (self.vectorizer is not None):
+        if self.uses_tfidf != (self.vectorizer is not None):
             raise BundleError(f"Head of scheme '{self.scheme}': tfidf view without vocabulary")
         if self.text_view not in TEXT_VIEWS:
             raise BundleError(f"Head of scheme '{self.scheme}': unknown text_view {self.text_view}")
@@ -215,6 +221,11 @@ class SchemeHead:
                 )
         if self.multi_label and (self.thresholds is None or self.thresholds.shape != (k,)):
             raise BundleError(f"Head of scheme '{self.scheme}' needs {k} thresholds")
+
+    @property
+    def uses_tfidf(self) -> bool:
+        """Whether a fused view reads the TF-IDF features of :attr:`vectorizer`."""
+        return any(view in TFIDF_VIEWS for view in self.views)
 
     @property
     def uses_embeddings(self) -> bool:
@@ -264,10 +275,13 @@ class SchemeHead:
         if n == 0:
             return np.empty((0, len(self.codes)), dtype=np.float64)
         probas = []
+        tfidf = None
+        if self.uses_tfidf:
+            assert self.vectorizer is not None
+            tfidf = self.vectorizer.transform(list(texts))
         for name, view in self.views.items():
-            if name == "tfidf":
-                assert self.vectorizer is not None
-                X: Any = self.vectorizer.transform(list(texts))
+            if name in TFIDF_VIEWS:
+                X: Any = tfidf
             elif name == "sentences":
                 X = self._check_embeddings(sentence_features, n, view.coef.shape[1], name)
             else:

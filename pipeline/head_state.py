@@ -6,7 +6,9 @@ settings, vocabulary and idf weights.
 
 Array keys, per scheme and view: ``<scheme>/<view>/coef`` (k, d), ``<scheme>/<view>/intercept``
 (k,), ``<scheme>/<view>/calibrator/<j>`` (``[slope, intercept]`` for a sigmoid, ``[x, y]`` rows
-for an isotonic calibrator) and ``<scheme>/tfidf/idf``.
+for an isotonic calibrator) and ``<scheme>/tfidf/idf``. The TF-IDF views (``tfidf`` and
+``nb_tfidf``) share one vectorizer, saved once; a bundle written before ``nb_tfidf`` existed
+simply lists fewer views.
 
 Examples
 --------

@@ -12,6 +12,7 @@ from training.evaluate import (
 )
 from training.features import VIEWS, Corpus, pool_sentences
 from training.head import SchemeClassifier
+from training.nb_logistic import NBLogisticRegression
 from training.scheme import CandidateScore, SchemeModel, fit_scheme
 from training.threshold import Thresholds, best_f1_threshold, learn_thresholds
 
@@ -22,6 +23,7 @@ __all__ = [
     "CandidateScore",
     "CodeMetrics",
     "Corpus",
+    "NBLogisticRegression",
     "ReliabilityBin",
     "SchemeClassifier",
     "SchemeEvaluation",

@@ -48,7 +48,7 @@ from training.cold_start import fit_cold_start
 from training.dataset import MIN_POSITIVES, MIN_RECORDS, Dataset, SchemeData, load_dataset
 from training.evaluate import SchemeEvaluation, evaluate_codes
 from training.export import export_head
-from training.features import Corpus
+from training.features import Corpus, view_estimator
 from training.head import default_estimator
 from training.scheme import SchemeModel, fit_scheme
 
@@ -111,8 +111,8 @@ def train_bundle(
     text_views : mapping of str to str or None
         Text view per scheme id; default :func:`default_text_view`.
     views : sequence of str
-        Feature views to consider (``"tfidf"``, ``"embedding"``, ``"sentences"``); every
-        combination of them is scored out of fold and the best is kept.
+        Feature views to consider (``"tfidf"``, ``"embedding"``, ``"sentences"``,
+        ``"nb_tfidf"``); every combination of them is scored out of fold and the best is kept.
     cv : int
         Cross-validation folds.
     calibration : {"sigmoid", "isotonic"}
@@ -208,6 +208,11 @@ def train_bundle(
             "views": list(views),
             "calibration": calibration,
             "estimator": repr(default_estimator()),
+            **(
+                {"nb_tfidf_estimator": view_estimator("nb_tfidf").get_params()}
+                if "nb_tfidf" in views
+                else {}
+            ),
             "threshold_min_positives": THRESHOLD_MIN_POSITIVES,
             "cold_start_below": {"records": MIN_RECORDS, "positives_per_code": MIN_POSITIVES},
             "text_views": chosen,

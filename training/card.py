@@ -65,7 +65,8 @@ def model_card(metadata: BundleMetadata) -> str:
         if embedder
         else "- Embedding model: none",
         f"- Seed {metadata.seed}; created {metadata.created_at}",
-        "- Heads: one-vs-rest logistic regression per view (TF-IDF, embedding), calibrated "
+        "- Heads: one-vs-rest logistic regression per view (TF-IDF, embedding, pooled sentence "
+        "vectors, Naive-Bayes-weighted TF-IDF), calibrated "
         "(Platt) on out-of-fold scores, views chosen and averaged by cross-validated macro-F1; "
         "per-code thresholds learnt out of fold",
         "",

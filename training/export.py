@@ -1,9 +1,11 @@
 """Export a fitted :class:`~training.scheme.SchemeModel` as an inference head made of arrays.
 
 The exported :class:`~pipeline.head.SchemeHead` keeps only the chosen views (any of
-:data:`~pipeline.head.HEAD_VIEWS`: TF-IDF, the embedding, pooled sentence vectors): per code the
-final estimator's ``coef_`` and ``intercept_``, and the calibrator's parameters (Platt slope and
-intercept, or the isotonic thresholds). Its probabilities equal ``SchemeModel.predict_proba``
+:data:`~pipeline.head.HEAD_VIEWS`: TF-IDF, the embedding, pooled sentence vectors, NB-weighted
+TF-IDF): per code the final estimator's ``coef_`` and ``intercept_``, and the calibrator's
+parameters (Platt slope and intercept, or the isotonic thresholds). The NB-weighted view's
+``coef_`` is already over the unweighted TF-IDF features, so both TF-IDF views share the
+vectorizer. Its probabilities equal ``SchemeModel.predict_proba``
 when it is given the same features (``tests/training/test_bundle.py`` checks this to 1e-9).
 """
 
@@ -16,7 +18,7 @@ from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
 
 from pipeline.errors import InputError
-from pipeline.head import HEAD_VIEWS, Isotonic, LinearView, SchemeHead, Sigmoid
+from pipeline.head import HEAD_VIEWS, TFIDF_VIEWS, Isotonic, LinearView, SchemeHead, Sigmoid
 from training.calibration import SigmoidCalibrator
 from training.head import SchemeClassifier
 from training.scheme import SchemeModel
@@ -79,7 +81,7 @@ def export_head(
         codes=tuple(model.codes),
         multi_label=model.multi_label,
         views=views,
-        vectorizer=model.vectorizer if "tfidf" in views else None,
+        vectorizer=model.vectorizer if any(view in TFIDF_VIEWS for view in views) else None,
         thresholds=thresholds,
         text_view=text_view,
         n_positives=tuple(int(n) for n in np.asarray(y).sum(axis=0)),

@@ -3,7 +3,7 @@
 A :class:`Corpus` holds the narratives of a data set row by row: their text and, when the caller
 has them, their embeddings. Embeddings come from the caller (the cached
 :class:`pipeline.embed.Embedder` in production, a fake in tests), so nothing here loads a model
-and cross-validation never re-embeds. Three views:
+and cross-validation never re-embeds. Four views:
 
 ``"tfidf"``
     Word 1-2 gram TF-IDF (sublinear term frequency), fitted on the training texts only.
@@ -13,6 +13,11 @@ and cross-validation never re-embeds. Three views:
     Sentence vectors pooled per narrative, mean and maximum side by side
     (:func:`pool_sentences`), so a single telling sentence is not averaged away. Bundles pool
     with :func:`pipeline.head.pool_sentence_vectors`, as the suggester does.
+``"nb_tfidf"``
+    The same TF-IDF features, each code's classifier weighting them by their Naive-Bayes
+    log-count ratio for the code (:class:`~training.nb_logistic.NBLogisticRegression`, learned
+    from each fold's training rows only). It adds no input of its own, so a bundle head reads it
+    through the tfidf view's vectorizer.
 
 Which views a scheme uses, alone or averaged (late fusion), is measured by cross-validation in
 :func:`training.scheme.fit_scheme`.
@@ -22,7 +27,7 @@ Examples
 >>> import numpy as np
 >>> corpus = Corpus(("rang the surgery", "no result filed"), embeddings=np.eye(2))
 >>> corpus.views
-('tfidf', 'embedding')
+('tfidf', 'embedding', 'nb_tfidf')
 >>> pool_sentences([np.array([[1.0, 0.0], [0.0, 1.0]])]).tolist()
 [[0.5, 0.5, 1.0, 1.0]]
 """
@@ -39,13 +44,24 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from pipeline.errors import InputError
-from pipeline.head import pool_sentence_vectors
+from pipeline.head import TFIDF_VIEWS, pool_sentence_vectors
 from training.head import default_estimator
+from training.nb_logistic import NBLogisticRegression
 
-__all__ = ["VIEWS", "Corpus", "make_vectorizer", "pool_sentences", "view_estimator", "view_matrix"]
+__all__ = [
+    "TFIDF_VIEWS",
+    "VIEWS",
+    "Corpus",
+    "make_vectorizer",
+    "pool_sentences",
+    "view_estimator",
+    "view_matrix",
+]
 
-#: Every view, in the order candidates are built and reported.
-VIEWS = ("tfidf", "embedding", "sentences")
+#: Every view, in the order candidates are built and reported. ``nb_tfidf`` comes last, so
+#: that a candidate with it wins only when its out-of-fold score is strictly higher (ties go to
+#: the candidate built first).
+VIEWS = ("tfidf", "embedding", "sentences", "nb_tfidf")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +106,7 @@ class Corpus:
             "tfidf": True,
             "embedding": self.embeddings is not None,
             "sentences": self.sentence_features is not None,
+            "nb_tfidf": True,
         }
         return tuple(view for view in VIEWS if present[view])
 
@@ -110,7 +127,7 @@ def make_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float64)
 
 
-def view_estimator(view: str) -> LogisticRegression:
+def view_estimator(view: str) -> LogisticRegression | NBLogisticRegression:
     """Return the binary classifier each code of ``view`` is fitted with.
 
     Parameters
@@ -120,8 +137,12 @@ def view_estimator(view: str) -> LogisticRegression:
 
     Returns
     -------
-    LogisticRegression
-        :func:`training.head.default_estimator` for every view. On SAFENET's training split
+    LogisticRegression or NBLogisticRegression
+        :class:`~training.nb_logistic.NBLogisticRegression` (``alpha=1``, ``C=4``, ratios from
+        binary occurrence) for ``"nb_tfidf"``: the setting measured out of fold on SAFENET's
+        training split (issue #3), where C=1 and C=4 tied on ``contributing`` and TF-IDF
+        inputs beat binary-count inputs by about 0.02 macro-F1.
+        :func:`training.head.default_estimator` for every other view. On SAFENET's training split
         (out of fold, static embedder), C from 0.25 to 16, balanced or (``contributing``)
         unweighted, never beat C=1 balanced by more than 0.006 macro-F1 (TF-IDF of both
         schemes; embedding and sentences views of ``contributing``), so a per-view C grid
@@ -129,6 +150,8 @@ def view_estimator(view: str) -> LogisticRegression:
     """
     if view not in VIEWS:
         raise InputError(f"view {view!r} is unknown; use one of {VIEWS}")
+    if view == "nb_tfidf":
+        return NBLogisticRegression(alpha=1.0, C=4.0)
     return default_estimator()
 
 
@@ -142,7 +165,7 @@ def view_matrix(view: str, corpus: Corpus, vectorizer: TfidfVectorizer | None) -
     corpus : Corpus
         The narratives.
     vectorizer : TfidfVectorizer or None
-        The fitted vectorizer; needed for ``"tfidf"`` only.
+        The fitted vectorizer; needed for the :data:`TFIDF_VIEWS` only.
 
     Returns
     -------
@@ -154,9 +177,9 @@ def view_matrix(view: str, corpus: Corpus, vectorizer: TfidfVectorizer | None) -
     InputError
         If the corpus lacks what the view needs.
     """
-    if view == "tfidf":
+    if view in TFIDF_VIEWS:
         if vectorizer is None:
-            raise InputError("the tfidf view needs a fitted vectorizer")
+            raise InputError(f"the {view} view needs a fitted vectorizer")
         return vectorizer.transform(corpus.texts)
     if view not in corpus.views:
         raise InputError(

@@ -23,7 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import InputError
 from training.evaluate import SchemeEvaluation, evaluate_codes
-from training.features import Corpus, make_vectorizer, view_estimator, view_matrix
+from training.features import TFIDF_VIEWS, Corpus, make_vectorizer, view_estimator, view_matrix
 from training.head import SchemeClassifier
 from training.threshold import learn_thresholds
 
@@ -62,7 +62,8 @@ class SchemeModel:
     multi_label : bool
         Whether several codes may apply to one narrative.
     vectorizer : TfidfVectorizer or None
-        The fitted TF-IDF vectorizer (None without the tfidf view).
+        The fitted TF-IDF vectorizer, shared by the :data:`~training.features.TFIDF_VIEWS`
+        (None without them).
     heads : dict of str to SchemeClassifier
         One fitted head per view measured, so that any candidate can be scored.
     features : str
@@ -164,11 +165,16 @@ def fit_scheme(
     """
     indicator = _check_labels(y, codes, len(corpus), multi_label)
     views = tuple(corpus.views if views is None else views)
-    vectorizer = make_vectorizer().fit(corpus.texts) if "tfidf" in views else None
+    uses_tfidf = any(view in TFIDF_VIEWS for view in views)
+    vectorizer = make_vectorizer().fit(corpus.texts) if uses_tfidf else None
     target = indicator if multi_label else indicator.argmax(axis=1)
     heads: dict[str, SchemeClassifier] = {}
+    matrices: dict[str, Any] = {}  # the TF-IDF views read one matrix, computed once
     for view in views:
         started = time.perf_counter()
+        key = "tfidf" if view in TFIDF_VIEWS else view
+        if key not in matrices:
+            matrices[key] = view_matrix(view, corpus, vectorizer)
         head = SchemeClassifier(
             view_estimator(view),
             calibration=calibration,
@@ -177,7 +183,7 @@ def fit_scheme(
             random_state=random_state,
             n_jobs=n_jobs,
         )
-        heads[view] = head.fit(view_matrix(view, corpus, vectorizer), target)
+        heads[view] = head.fit(matrices[key], target)
         logger.info("Fitted the %s head in %.1f s", view, time.perf_counter() - started)
     scored = []
     for size in range(1, len(views) + 1):

@@ -39,7 +39,10 @@ def multi_label_model() -> tuple[SchemeModel, Corpus, np.ndarray]:
     return fit_scheme(corpus, y, CODES, multi_label=True, cv=3, random_state=0), corpus, y
 
 
-@pytest.mark.parametrize("features", ["tfidf", "embedding", "tfidf+embedding"])
+@pytest.mark.parametrize(
+    "features",
+    ["tfidf", "embedding", "tfidf+embedding", "nb_tfidf", "tfidf+nb_tfidf", "embedding+nb_tfidf"],
+)
 def test_exported_multi_label_head_equals_the_model(
     multi_label_model: tuple[SchemeModel, Corpus, np.ndarray], features: str
 ) -> None:
@@ -185,8 +188,8 @@ def test_train_writes_a_loadable_bundle_with_full_metadata(
     assert cause.features in cause.candidates
     assert set(cause.candidates) == {
         "+".join(views)
-        for size in (1, 2, 3)
-        for views in itertools.combinations(("tfidf", "embedding", "sentences"), size)
+        for size in (1, 2, 3, 4)
+        for views in itertools.combinations(("tfidf", "embedding", "sentences", "nb_tfidf"), size)
     }
     assert cause.thresholds is not None and set(cause.thresholds) == {"staffing", "it_design"}
     assert cause.cv_metrics is not None

@@ -9,7 +9,7 @@ from training.features import Corpus, make_vectorizer, pool_sentences, view_esti
 
 def test_corpus_views_and_take():
     corpus = Corpus(("a b", "c d", "e f"), embeddings=np.arange(6.0).reshape(3, 2))
-    assert corpus.views == ("tfidf", "embedding")
+    assert corpus.views == ("tfidf", "embedding", "nb_tfidf")
     assert len(corpus) == 3
     part = corpus.take([2, 0])
     assert part.texts == ("e f", "a b")
@@ -38,6 +38,13 @@ def test_view_matrix_needs_what_the_view_needs():
     corpus = Corpus(("rota gap", "alert missed"))
     vectorizer = make_vectorizer().set_params(min_df=1).fit(corpus.texts)
     assert view_matrix("tfidf", corpus, vectorizer).shape[0] == 2
+    # The NB-weighted view reads the same TF-IDF features; its classifier weights them.
+    assert (
+        view_matrix("nb_tfidf", corpus, vectorizer) != view_matrix("tfidf", corpus, vectorizer)
+    ).nnz == 0
+    assert type(view_estimator("nb_tfidf")).__name__ == "NBLogisticRegression"
+    with pytest.raises(InputError, match="nb_tfidf view needs a fitted vectorizer"):
+        view_matrix("nb_tfidf", corpus, None)
     with pytest.raises(InputError, match="needs embeddings"):
         view_matrix("embedding", corpus, vectorizer)
     with pytest.raises(InputError, match="fitted vectorizer"):

@@ -62,6 +62,9 @@ def test_main_runs_tfidf_only(safenet, data_file, capsys):
     assert safenet.main(argv) == 0
     out = capsys.readouterr().out
     assert "baseline tfidf+ovr-lr @0.5" in out
-    assert "ours tfidf (chosen)" in out
-    assert "chosen by CV: tfidf" in out
+    for name in ("tfidf", "nb_tfidf", "tfidf+nb_tfidf"):  # every candidate is listed
+        assert f"\nours {name} " in out
+    chosen = out.split("chosen by CV: ")[1].split(";")[0]
+    assert chosen in ("tfidf", "nb_tfidf", "tfidf+nb_tfidf")
+    assert out.count("(chosen)") == 1 and f"ours {chosen} (chosen)" in out
     assert np.isfinite(float(out.split("test macro-F1 ")[1].split()[0]))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -12,19 +14,15 @@ from .conftest import CODES
 
 def test_every_view_combination_is_measured_and_the_best_chosen(corpus, labels):
     model = fit_scheme(corpus, labels, CODES, multi_label=True, cv=3)
+    views = ("tfidf", "embedding", "sentences", "nb_tfidf")
     assert list(model.candidates) == [
-        "tfidf",
-        "embedding",
-        "sentences",
-        "tfidf+embedding",
-        "tfidf+sentences",
-        "embedding+sentences",
-        "tfidf+embedding+sentences",
+        "+".join(members) for size in range(1, 5) for members in itertools.combinations(views, size)
     ]
+    assert len(model.candidates) == 15 and list(model.candidates)[3] == "nb_tfidf"
     best = max(c.macro_f1 for c in model.candidates.values())
     assert model.candidates[model.features].macro_f1 == best
     assert model.oof_metrics.macro.f1 == pytest.approx(best)
-    assert set(model.heads) == {"tfidf", "embedding", "sentences"}
+    assert set(model.heads) == set(views)
     for candidate in model.candidates.values():
         assert candidate.thresholds is not None and len(candidate.thresholds) == 3
         assert candidate.to_dict()["features"] == candidate.features
@@ -48,8 +46,10 @@ def test_tfidf_only_corpus_and_determinism(narratives, labels):
     corpus = Corpus(tuple(texts))
     first = fit_scheme(corpus, labels, CODES, multi_label=True, cv=3)
     second = fit_scheme(corpus, labels, CODES, multi_label=True, cv=3)
-    assert list(first.candidates) == ["tfidf"] and first.features == "tfidf"
-    assert first.candidates["tfidf"] == second.candidates["tfidf"]
+    assert list(first.candidates) == ["tfidf", "nb_tfidf", "tfidf+nb_tfidf"]
+    assert first.candidates == second.candidates and first.features == second.features
+    # Both TF-IDF views read the one vectorizer.
+    assert first.heads["nb_tfidf"].n_features_in_ == len(first.vectorizer.vocabulary_)
 
 
 def test_single_label_scheme(corpus, labels):
