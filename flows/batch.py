@@ -92,8 +92,8 @@ def record_finished(
 
 @task(name="resolve-bundle", **_TASK_OPTIONS)
 def resolve_bundle(factory: str, model: Path | None, db_url: str) -> batch.BundleRef:
-    """Resolve the bundle that codes this run (fails before anything is stored)."""
-    return batch.resolve_bundle(factory, model, db_url)
+    """Resolve and load the bundle that codes this run (fails before anything is stored)."""
+    return batch.warm_up(factory, model, db_url)
 
 
 @task(

@@ -627,9 +627,9 @@ def batch(
         cancel_ingest,
         distributed_notice,
         reporting,
-        resolve_bundle,
         start_ingest,
         unchanged_summary,
+        warm_up,
     )
     from pipeline.errors import InputError
     from pipeline.ingest import find_inputs, parse_column_options
@@ -666,7 +666,7 @@ def batch(
             IngestRequest.of(files, quarantine=quarantine, chunk_size=chunks, columns=columns)
         )
         try:
-            resolve_bundle(factory, model, url)  # cached: the flow's tasks reuse it
+            warm_up(factory, model, url)  # cached: the flow's tasks reuse both
             from flows.batch import code_batch
 
             server_ready()

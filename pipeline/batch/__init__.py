@@ -37,6 +37,7 @@ from pipeline.batch.coding import (
     get_suggester,
     load_factory,
     resolve_bundle,
+    warm_up,
 )
 from pipeline.batch.finished import (
     bundle_name,
@@ -103,4 +104,5 @@ __all__ = [
     "start_ingest",
     "store_chunk",
     "unchanged_summary",
+    "warm_up",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "code_stored",
     "get_suggester",
     "resolve_bundle",
+    "warm_up",
 ]
 
 logger = logging.getLogger(__name__)
@@ -200,6 +201,39 @@ def resolve_bundle(factory: str, model: Path | None, db_url: str | None) -> Bund
     """
     suggester = get_suggester(factory, model, db_url)
     return BundleRef(suggester.name, Path(suggester.bundle_dir))
+
+
+def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
+    """Load what coding needs before the first chunk: the suggester and the spaCy pipeline.
+
+    Coding splits narratives into sentences with the same spaCy pipeline that redacts (imported
+    and built on first use, a second or two). The CLI calls this while Prefect's server starts,
+    so that neither the first chunk nor the flow pays for it, and a missing bundle fails at once.
+    Both are cached per process.
+
+    Parameters
+    ----------
+    factory : str
+        ``module:function`` of the suggester factory.
+    model : Path or None
+        A bundle directory, or ``None`` to let the factory choose.
+    db_url : str or None
+        The store.
+
+    Returns
+    -------
+    BundleRef
+        The bundle the batch will code with.
+
+    Raises
+    ------
+    BundleError
+        If no suggester can be built (before anything is stored).
+    """
+    from pipeline.redact import redact_texts
+
+    redact_texts(["warm-up"])
+    return resolve_bundle(factory, model, db_url)
 
 
 def code_stored(
