@@ -83,6 +83,18 @@ def write_export(path: Path, count: int, *, bad: int = 0, start: int = 0) -> Pat
 
 
 @pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Keep batch work folders and caches under tmp_path."""
+    from pipeline.config import get_settings
+
+    monkeypatch.setenv("NEARMISS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    yield tmp_path / "data"
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> str:
     """A fresh SQLite store (created and migrated by the first flow that uses it)."""
     return f"sqlite:///{tmp_path / 'store.sqlite3'}"

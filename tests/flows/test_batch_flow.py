@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,6 @@ from typer.testing import CliRunner
 from flows.batch import code_batch
 from pipeline.batch import BatchSummary, ahead
 from pipeline.cli import app
-from pipeline.config import get_settings
 from pipeline.errors import BundleError
 from pipeline.store import Narrative, Suggestion, SuggestionSet, dispose_engines, session_scope
 from tests.flows import fakes
@@ -36,16 +34,7 @@ from tests.flows.conftest import write_export
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Keep work folders and caches under tmp_path."""
-    monkeypatch.setenv("NEARMISS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(tmp_path / "cache"))
-    get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _run(paths: list[Path], store: str, **options: object) -> BatchSummary:

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +20,12 @@ from typer.testing import CliRunner
 import flows.batch
 import pipeline.cli
 from pipeline.cli import app
-from pipeline.config import get_settings
 from pipeline.store import FinishedInput, Narrative, SuggestionSet, session_scope
 from tests.flows import fakes
 from tests.flows.conftest import write_export
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Keep work folders and caches under tmp_path."""
-    monkeypatch.setenv("NEARMISS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(tmp_path / "cache"))
-    get_settings.cache_clear()
-    yield tmp_path / "data"
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 class FlowSpy:
