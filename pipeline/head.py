@@ -26,7 +26,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "SchemeHead",
     "Sigmoid",
     "pool_sentence_vectors",
+    "reads_tfidf",
 ]
 
 #: Views a bundle head can hold: word TF-IDF of the text, the embedding of the same text, its
@@ -55,6 +56,11 @@ __all__ = [
 HEAD_VIEWS = ("tfidf", "embedding", "sentences", "nb_tfidf")
 #: The views that read the TF-IDF features of the head's one vectorizer.
 TFIDF_VIEWS = ("tfidf", "nb_tfidf")
+
+
+def reads_tfidf(views: Iterable[str]) -> bool:
+    """Whether any of ``views`` reads the TF-IDF features (so a head needs a vectorizer)."""
+    return any(view in TFIDF_VIEWS for view in views)
 
 
 def pool_sentence_vectors(
@@ -225,7 +231,7 @@ class SchemeHead:
     @property
     def uses_tfidf(self) -> bool:
         """Whether a fused view reads the TF-IDF features of :attr:`vectorizer`."""
-        return any(view in TFIDF_VIEWS for view in self.views)
+        return reads_tfidf(self.views)
 
     @property
     def uses_embeddings(self) -> bool:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
 
 from pipeline.errors import InputError
-from pipeline.head import HEAD_VIEWS, TFIDF_VIEWS, Isotonic, LinearView, SchemeHead, Sigmoid
+from pipeline.head import HEAD_VIEWS, Isotonic, LinearView, SchemeHead, Sigmoid, reads_tfidf
 from training.calibration import SigmoidCalibrator
 from training.head import SchemeClassifier
 from training.scheme import SchemeModel
@@ -81,7 +81,7 @@ def export_head(
         codes=tuple(model.codes),
         multi_label=model.multi_label,
         views=views,
-        vectorizer=model.vectorizer if any(view in TFIDF_VIEWS for view in views) else None,
+        vectorizer=model.vectorizer if reads_tfidf(views) else None,
         thresholds=thresholds,
         text_view=text_view,
         n_positives=tuple(int(n) for n in np.asarray(y).sum(axis=0)),

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.errors import InputError
+from pipeline.head import reads_tfidf
 from training.evaluate import SchemeEvaluation, evaluate_codes
 from training.features import TFIDF_VIEWS, Corpus, make_vectorizer, view_estimator, view_matrix
 from training.head import SchemeClassifier
@@ -165,7 +166,7 @@ def fit_scheme(
     """
     indicator = _check_labels(y, codes, len(corpus), multi_label)
     views = tuple(corpus.views if views is None else views)
-    uses_tfidf = any(view in TFIDF_VIEWS for view in views)
+    uses_tfidf = reads_tfidf(views)
     vectorizer = make_vectorizer().fit(corpus.texts) if uses_tfidf else None
     target = indicator if multi_label else indicator.argmax(axis=1)
     heads: dict[str, SchemeClassifier] = {}
