@@ -91,9 +91,11 @@ def record_finished(
 
 
 @task(name="resolve-bundle", **_TASK_OPTIONS)
-def resolve_bundle(factory: str, model: Path | None, db_url: str) -> batch.BundleRef:
+def resolve_bundle(
+    factory: str, model: Path | None, db_url: str, split_ahead: bool = False
+) -> batch.BundleRef:
     """Resolve and load the bundle that codes this run (fails before anything is stored)."""
-    return batch.warm_up(factory, model, db_url)
+    return batch.warm_up(factory, model, db_url, split_ahead=split_ahead)
 
 
 @task(
@@ -215,13 +217,19 @@ def code_batch(
     logger = get_run_logger()
     url = resolve_db_url(db.get_secret_value() if db is not None else None)
     retrying: dict[str, Any] = {"retries": retries, "retry_delay_seconds": RETRY_DELAYS}
+    # The default suggester finds its sentences split by the ingest, on the other core.
     request = batch.IngestRequest.of(
-        paths, work_dir=work_dir, quarantine=quarantine, chunk_size=chunk_size, columns=columns
+        paths,
+        work_dir=work_dir,
+        quarantine=quarantine,
+        chunk_size=chunk_size,
+        columns=columns,
+        sentences=suggester_factory == batch.DEFAULT_SUGGESTER_FACTORY,
     )
     # Ingest on another core (or adopt the CLI's ingest, already running) while the model loads.
     ingesting = ingest.with_options(**retrying).submit(request, ingest_process)
     try:
-        bundle = resolve_bundle(suggester_factory, model, url)
+        bundle = resolve_bundle(suggester_factory, model, url, request.sentences)
     except BaseException:
         batch.cancel_ingest()
         raise

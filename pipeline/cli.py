@@ -454,63 +454,56 @@ def _prefect_start_up() -> Iterator[None]:
         ) from None
 
 
-@contextlib.contextmanager
-def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
-    """Start Prefect's temporary server for the block, booting while the block loads models.
+class _TemporaryServer:
+    """Prefect's temporary server, launched without importing Prefect in this process.
 
     Without a configured API (``PREFECT_API_URL`` or the Prefect profile), a flow run starts a
     temporary server in a subprocess, after importing Prefect's whole server in this process, and
-    waits several seconds for it. This starts the same server (the command and settings Prefect
-    uses, services and UI off) before any model loads, on another core, and points the flow at it
-    for the block; this process never imports the server. Yields ``ready()``, which waits until
-    the server answers; call it before the flow. The server stops when the process exits, or at
-    once if the block fails.
+    waits several seconds for it. This launches the same server (the command and settings Prefect
+    uses, services and UI off) as soon as the command knows it will run a flow, before Prefect or
+    any model is imported here, so that it boots on another core meanwhile. The server reads its
+    settings from the environment and the Prefect profile, as Prefect's own would.
     """
-    import atexit
-    import os
-    import socket
-    import subprocess
-    import threading
-    import time
-    import urllib.request
 
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-        get_current_settings,
-        temporary_settings,
-    )
+    def __init__(self) -> None:
+        import os
+        import socket
+        import subprocess
+        import threading
+        import time
 
-    if PREFECT_API_URL.value():
-        yield lambda: None
-        return
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    api = f"http://127.0.0.1:{port}/api"
-    command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
-    # At exit, do not wait for this process's idle keep-alive connections to time out (5 s).
-    command += ["--timeout-graceful-shutdown", "1"]
-    env = {
-        **os.environ,
-        "PREFECT_UI_ENABLED": "0",
-        "PREFECT__SERVER_EPHEMERAL": "1",
-        "PREFECT__SERVER_FINAL": "1",
-        **get_current_settings().to_environment_variables(exclude_unset=True),
-    }
-    launched = time.perf_counter()
-    server = subprocess.Popen([*command, "--lifespan", "on"], env=env)
-    timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-    answered = threading.Event()
+        with socket.socket() as probe:  # a free port on loopback
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.api = f"http://127.0.0.1:{port}/api"
+        command = [sys.executable, "-m", "uvicorn", "--factory"]
+        command += ["prefect.server.api.server:create_app", "--lifespan", "on"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
+        # At exit, do not wait for this process's idle keep-alive connections to time out (5 s).
+        command += ["--timeout-graceful-shutdown", "1"]
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        self.launched = time.perf_counter()
+        self.process = subprocess.Popen(command, env=env)
+        timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+        self.timeout = float(timeout)
+        self.answered = threading.Event()
+        self.poller = threading.Thread(target=self._poll, name="prefect-server-start", daemon=True)
+        self.poller.start()
 
-    def poll() -> None:
+    def _poll(self) -> None:
+        import time
+        import urllib.request
+
         direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and server.poll() is None:
-            with contextlib.suppress(OSError), direct.open(f"{api}/health", timeout=2) as response:
-                if response.status == 200:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError), direct.open(f"{self.api}/health", timeout=2) as got:
+                if got.status == 200:
                     break
             time.sleep(0.1)
         else:
@@ -518,39 +511,92 @@ def _prefect_server_in_background() -> Iterator[Callable[[], None]]:
         # The server's first API request takes about half a second (measured; later ones a few
         # ms). Make it here, while the models load, not in the flow's first call (the client's
         # version check).
-        with contextlib.suppress(OSError), direct.open(f"{api}/admin/version", timeout=timeout):
+        with contextlib.suppress(OSError), direct.open(f"{self.api}/admin/version", timeout=60):
             pass
-        answered.set()
+        self.answered.set()
 
-    stopping: list[subprocess.Popen[bytes]] = []  # the server, once left to stop at exit
-    poller = threading.Thread(target=poll, name="prefect-server-start", daemon=True)
-    poller.start()
+    def ready(self) -> None:
+        """Wait until the server answers; stop it at exit (raise if it never answers)."""
+        import atexit
+        import time
 
-    def ready() -> None:
-        # Stopped at exit. Registered as late as possible (exit handlers run last in, first
-        # out), after the flow machinery loaded: measured, Prefect's own exit handlers then end
-        # at once instead of idling for seconds on the server's open connections.
-        atexit.register(_stop_server, server)
-        stopping.append(server)
+        # Registered as late as possible (exit handlers run last in, first out), after the flow
+        # machinery loaded: measured, Prefect's own exit handlers then end at once instead of
+        # idling for seconds on the server's open connections.
+        atexit.register(self.stop)
         waited = time.perf_counter()
-        poller.join()
+        self.poller.join()
         logging.getLogger(__name__).info(
             "Prefect's temporary server: %.1f s since launch, %.1f s of it waited for",
-            time.perf_counter() - launched,
+            time.perf_counter() - self.launched,
             time.perf_counter() - waited,
         )
-        if not answered.is_set():
+        if not self.answered.is_set():
             raise RuntimeError("the ephemeral Prefect API server did not answer in time")
+
+    def stop(self) -> None:
+        """Stop the server: ask, then insist."""
+        _stop_server(self.process)
+
+
+def _launch_prefect_server() -> _TemporaryServer | None:
+    """Launch Prefect's temporary server now, unless the environment names a Prefect API.
+
+    Call after :func:`_quiet_prefect` (the server reads those settings). A Prefect already imported
+    in this process (tests) is asked for its API; otherwise only ``PREFECT_API_URL`` in the
+    environment is seen here, and an API set in the Prefect profile is found when the flow is
+    about to run (:func:`_prefect_server_in_background` then stops this server unused).
+    """
+    import os
+
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return None
+    elif os.environ.get("PREFECT_API_URL"):
+        return None
+    return _TemporaryServer()
+
+
+@contextlib.contextmanager
+def _prefect_server_in_background(
+    server: _TemporaryServer | None,
+) -> Iterator[Callable[[], None]]:
+    """Point flows run in the block at ``server``, or at the API Prefect's settings name.
+
+    Yields ``ready()``, which waits until the server answers; call it before the flow. The server
+    stops when the process exits, or at once if the block fails before ``ready()``. Without a
+    server and without a configured API, one is launched here.
+    """
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        if server is not None:  # the profile names an API: the server launched early is unused
+            server.stop()
+        yield lambda: None
+        return
+    if server is None:
+        server = _TemporaryServer()
+    readied: list[bool] = []
+
+    def ready() -> None:
+        readied.append(True)
+        server.ready()
 
     # No heartbeats: they let a lasting server notice a crashed run, and this server ends with the
     # run; stopping their thread costs up to a second at the end of every flow run.
-    updates = {PREFECT_API_URL: api, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    updates = {PREFECT_API_URL: server.api, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
         with temporary_settings(updates=updates):
             yield ready
     finally:
-        if not stopping:  # the block failed before the flow: nothing of Prefect's to wait for
-            _stop_server(server)
+        if not readied:  # the block failed before the flow: nothing of Prefect's to wait for
+            server.stop()
 
 
 def _stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -655,18 +701,32 @@ def batch(
         _print_batch_summary(unchanged, as_json)
         return
     _quiet_prefect()
+    # Start what takes longest first, each on its own core: Prefect's server (before Prefect is
+    # imported here) and the ingest (the flow adopts it). Then load the suggester here, so that a
+    # missing bundle fails before any flow run.
+    server = _launch_prefect_server()
+    chunks = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    split_ahead = factory == DEFAULT_SUGGESTER_FACTORY  # the ingest splits sentences, not coding
+    try:
+        start_ingest(
+            IngestRequest.of(
+                files,
+                quarantine=quarantine,
+                chunk_size=chunks,
+                columns=columns,
+                sentences=split_ahead,
+            )
+        )
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
     from pydantic import SecretStr
 
     reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()
-    chunks = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
-    with _prefect_start_up(), _prefect_server_in_background() as server_ready:
-        # While the server starts: ingest in another process (the flow adopts it) and load the
-        # suggester here, so that a missing bundle fails before any flow run.
-        start_ingest(
-            IngestRequest.of(files, quarantine=quarantine, chunk_size=chunks, columns=columns)
-        )
-        try:
-            warm_up(factory, model, url)  # cached: the flow's tasks reuse both
+    try:
+        with _prefect_start_up(), _prefect_server_in_background(server) as server_ready:
+            warm_up(factory, model, url, split_ahead=split_ahead)  # the flow's tasks reuse it
             from flows.batch import code_batch
 
             server_ready()
@@ -683,8 +743,8 @@ def batch(
                     retries=retries,
                     suggester_factory=factory,
                 )
-        finally:
-            cancel_ingest()  # an ingest the flow never adopted
+    finally:
+        cancel_ingest()  # an ingest the flow never adopted
     _print_batch_summary(summary, as_json)
 
 

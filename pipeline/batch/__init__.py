@@ -53,6 +53,7 @@ from pipeline.batch.prepare import (
     discard_records,
     distributed_notice,
     prepare_batch,
+    split_ahead,
 )
 from pipeline.batch.progress import (
     NullProgress,
@@ -96,6 +97,7 @@ __all__ = [
     "load_factory",
     "plan_spans",
     "prepare_batch",
+    "split_ahead",
     "read_span",
     "record_finished",
     "reporting",

@@ -32,7 +32,7 @@ from typing import Any
 
 from pipeline import LOG_FORMAT
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
-from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch
+from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch, split_ahead
 from pipeline.errors import InputError, NearMissError
 
 __all__ = ["IngestProcess", "IngestRequest", "cancel_ingest", "run_ingest", "start_ingest"]
@@ -56,6 +56,9 @@ class IngestRequest:
         Narratives per chunk.
     columns : tuple of (str, str)
         Explicit column mapping, sorted by target.
+    sentences : bool
+        Also split the records into sentences for the default suggester, into its cache
+        (:func:`~pipeline.batch.prepare.split_ahead`), so that coding does not.
     """
 
     paths: tuple[Path, ...]
@@ -63,6 +66,7 @@ class IngestRequest:
     quarantine: Path | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     columns: tuple[tuple[str, str], ...] = ()
+    sentences: bool = False
 
     @classmethod
     def of(
@@ -73,6 +77,7 @@ class IngestRequest:
         quarantine: Path | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         columns: Mapping[str, str] | None = None,
+        sentences: bool = False,
     ) -> IngestRequest:
         """Build a request, with the default work folder of ``paths`` when none is given."""
         return cls(
@@ -81,6 +86,7 @@ class IngestRequest:
             quarantine=quarantine,
             chunk_size=chunk_size,
             columns=tuple(sorted((columns or {}).items())),
+            sentences=sentences,
         )
 
     def run(self) -> PreparedBatch:
@@ -99,6 +105,10 @@ class IngestRequest:
             chunk_size=self.chunk_size,
             columns=dict(self.columns),
         )
+        if self.sentences:
+            from pipeline.config import get_settings
+
+            split_ahead(prepared, get_settings().cache_dir)
         return replace(prepared, inputs=inputs)
 
 

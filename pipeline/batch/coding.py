@@ -203,13 +203,16 @@ def resolve_bundle(factory: str, model: Path | None, db_url: str | None) -> Bund
     return BundleRef(suggester.name, Path(suggester.bundle_dir))
 
 
-def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
+def warm_up(
+    factory: str, model: Path | None, db_url: str | None, *, split_ahead: bool = False
+) -> BundleRef:
     """Load what coding needs before the first chunk: the suggester and the spaCy pipeline.
 
     Coding splits narratives into sentences with the same spaCy pipeline that redacts (imported
-    and built on first use, a second or two). The CLI calls this while Prefect's server starts,
-    so that neither the first chunk nor the flow pays for it, and a missing bundle fails at once.
-    Both are cached per process.
+    and built on first use, a second or two), unless the ingest split them ahead into the cache
+    (:func:`pipeline.batch.prepare.split_ahead`). The CLI calls this while Prefect's server
+    starts, so that neither the first chunk nor the flow pays for it, and a missing bundle fails
+    at once. Both are cached per process.
 
     Parameters
     ----------
@@ -219,6 +222,9 @@ def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
         A bundle directory, or ``None`` to let the factory choose.
     db_url : str or None
         The store.
+    split_ahead : bool, default=False
+        The ingest splits the sentences: do not load spaCy here (coding still loads it, should
+        a narrative be missing from the cache).
 
     Returns
     -------
@@ -230,9 +236,10 @@ def warm_up(factory: str, model: Path | None, db_url: str | None) -> BundleRef:
     BundleError
         If no suggester can be built (before anything is stored).
     """
-    from pipeline.redact import redact_texts
+    if not split_ahead:
+        from pipeline.redact import redact_texts
 
-    redact_texts(["warm-up"])
+        redact_texts(["warm-up"])
     return resolve_bundle(factory, model, db_url)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ __all__ = [
     "discard_records",
     "distributed_notice",
     "prepare_batch",
+    "split_ahead",
 ]
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,42 @@ def prepare_batch(
     spans = tuple(plan_spans(records, chunk_size))
     logger.info("batch: %d records in %d chunks of %d", summary.ingested, len(spans), chunk_size)
     return PreparedBatch(summary, records, spans)
+
+
+def split_ahead(prepared: PreparedBatch, cache_dir: Path) -> int:
+    """Split a batch's records into sentences ahead of coding, into the suggestion cache.
+
+    Coding reads each stored narrative back and splits its (already redacted) text into labelled
+    sentences before embedding it. This does that work here instead, chunk by chunk, through the
+    same function and cache (:func:`pipeline.suggest_cache.prepare_cached` with ``redact=False``),
+    so that coding finds every narrative prepared. Run in the ingest process, it moves the
+    sentence splitting off the process that codes, onto the second core; the cached values are
+    exactly those coding would compute, so the suggestions do not change.
+
+    Parameters
+    ----------
+    prepared : PreparedBatch
+        An ingested batch.
+    cache_dir : Path
+        The suggestion cache's directory (the suggester's, ``NEARMISS_CACHE_DIR``).
+
+    Returns
+    -------
+    int
+        Records prepared (those already in the cache included).
+    """
+    from pipeline.batch.chunks import read_span
+    from pipeline.suggest_cache import SuggestCache, prepare_cached
+
+    started = time.perf_counter()
+    cache = SuggestCache(cache_dir)
+    done = 0
+    for span in prepared.spans:
+        done += len(prepare_cached(read_span(prepared.records, span), redact=False, cache=cache))
+    logger.info(
+        "batch: %d records split into sentences in %.1f s", done, time.perf_counter() - started
+    )
+    return done
 
 
 def discard_records(records: Path) -> None:

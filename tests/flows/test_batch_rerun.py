@@ -35,6 +35,7 @@ class FlowSpy:
         self.runs = 0
         self.allowed = True
         real = flows.batch.code_batch
+        real_launch = pipeline.cli._launch_prefect_server
         real_server = pipeline.cli._prefect_server_in_background
 
         def code_batch(**kwargs: Any) -> Any:
@@ -42,11 +43,16 @@ class FlowSpy:
             self.runs += 1
             return real(**kwargs)
 
-        def server() -> Any:
+        def launch() -> Any:
+            assert self.allowed, "Prefect's server was launched for unchanged inputs"
+            return real_launch()
+
+        def server(launched: Any) -> Any:
             assert self.allowed, "Prefect's server was started for unchanged inputs"
-            return real_server()
+            return real_server(launched)
 
         monkeypatch.setattr(flows.batch, "code_batch", code_batch)
+        monkeypatch.setattr(pipeline.cli, "_launch_prefect_server", launch)
         monkeypatch.setattr(pipeline.cli, "_prefect_server_in_background", server)
 
 
@@ -189,3 +195,44 @@ def test_without_a_prefect_server_the_cli_starts_and_stops_its_own(
     assert b"Error" not in stderr
     with pytest.raises(ProcessLookupError):  # nothing of the run's process group is left
         os.killpg(process.pid, 0)
+
+
+class _Launched:
+    """Stands for a temporary server launched before Prefect was imported."""
+
+    api = "http://127.0.0.1:9/api"
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def ready(self) -> None:
+        raise AssertionError("waited for a server that Prefect's settings replace")
+
+
+def test_a_server_launched_early_is_stopped_when_prefect_names_an_api(prefect_server: str) -> None:
+    """An API in Prefect's settings (here the session's) wins; the early server is stopped."""
+    from prefect.settings import PREFECT_API_URL
+
+    assert pipeline.cli._launch_prefect_server() is None  # Prefect already names one
+    launched = _Launched()
+    with pipeline.cli._prefect_server_in_background(launched) as ready:  # type: ignore[arg-type]
+        ready()
+        assert PREFECT_API_URL.value() == prefect_server
+    assert launched.stopped
+
+
+def test_a_launched_server_is_used_and_stopped_if_the_command_fails_first() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    launched = _Launched()
+    with (
+        temporary_settings(updates={PREFECT_API_URL: None}),
+        pytest.raises(RuntimeError, match="bundle"),
+        pipeline.cli._prefect_server_in_background(launched),  # type: ignore[arg-type]
+    ):
+        assert PREFECT_API_URL.value() == launched.api
+        raise RuntimeError("no bundle")
+    assert launched.stopped

@@ -110,3 +110,43 @@ def test_the_child_logs_at_this_process_level(
         root.setLevel(before)
     milestone = "INFO pipeline.ingest.ingestion: ingest: 5 read, 5 ingested"
     assert (milestone in capfd.readouterr().err) == (level == logging.INFO)
+
+
+def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child fills the suggestion cache with what coding would compute from the records."""
+    import pipeline.sentences
+    from pipeline.batch import read_span
+    from pipeline.config import get_settings
+    from pipeline.suggest_cache import SuggestCache, prepare_cached
+
+    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    export = write_export(tmp_path / "export.csv", 20, bad=2)
+    request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=7, sentences=True)
+    prepared = run_ingest(request, separate_process=True)
+    records = [record for span in prepared.spans for record in read_span(prepared.records, span)]
+    expected = pipeline.sentences.prepare_records(records, redact=False)
+
+    def no_splitting(*args: object, **kwargs: object) -> None:
+        raise AssertionError("coding split a narrative the ingest had split")
+
+    monkeypatch.setattr(pipeline.sentences, "prepare_records", no_splitting)
+    cache = SuggestCache(tmp_path / "cache")
+    assert prepare_cached(records, redact=False, cache=cache) == expected
+    assert len(expected) == 20 and all(ready.sentences for ready in expected)
+    get_settings.cache_clear()
+
+
+def test_an_ingest_without_sentences_leaves_the_cache_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(tmp_path / "cache"))
+    from pipeline.config import get_settings
+
+    get_settings.cache_clear()
+    export = write_export(tmp_path / "export.csv", 5)
+    run_ingest(_request(tmp_path, export, "work"), separate_process=False)
+    assert not (tmp_path / "cache" / "suggestions.sqlite3").exists()
+    get_settings.cache_clear()
