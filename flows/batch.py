@@ -271,6 +271,9 @@ def code_batch(
                 if not stored.uncoded:
                     progress.advance(len(stored.ids))
                     continue
+                # Sentences are split in the ingest process, chunk by chunk, while this one
+                # stores and codes: code a chunk once its sentences are in the cache.
+                batch.wait_for_sentences(request.work_dir, span.index)
                 parameters = {
                     "index": span.index,
                     "ids": list(stored.uncoded),
@@ -281,6 +284,7 @@ def code_batch(
                 pending.append((runner.submit(code, parameters), len(stored.ids)))
             while pending:
                 finish_oldest()
+            batch.finish_ingest(request.work_dir)
         except BaseException:
             for future, _ in pending:  # do not start chunks that can no longer be reported
                 wrapped = getattr(future, "wrapped_future", None)

@@ -664,26 +664,11 @@ def batch(
     ] = None,
 ) -> None:
     """Ingest exports into the store and code them, as pending suggestions for review."""
-    from pipeline.batch import (
-        DEFAULT_CHUNK_SIZE,
-        DEFAULT_SUGGESTER_FACTORY,
-        IngestRequest,
-        NullProgress,
-        ProgressBar,
-        cancel_ingest,
-        distributed_notice,
-        reporting,
-        start_ingest,
-        unchanged_summary,
-        warm_up,
-    )
     from pipeline.errors import InputError
     from pipeline.ingest import find_inputs, parse_column_options
-    from pipeline.store import db_url
 
     find_inputs(files)  # fail on a missing path before Prefect starts
     columns = parse_column_options(column or [])
-    url = db_url(db)
     if dask_address is not None and dask_workers is not None:
         raise InputError("give --dask-address or --dask-workers, not both")
     if retries < 0:
@@ -692,35 +677,56 @@ def batch(
         raise InputError(f"--dask-workers {dask_workers} is not positive")
     if chunk_size is not None and chunk_size < 1:
         raise InputError(f"--chunk-size {chunk_size} is not positive; use a few thousand")
-    if dask_address is not None or dask_workers is not None:
-        typer.echo(distributed_notice(url, dask_address), err=True)
-    factory = suggester or DEFAULT_SUGGESTER_FACTORY
-    # Unchanged files already finished by this bundle: answer from the store, without Prefect.
-    unchanged = unchanged_summary(files, db_url=url, model=model, columns=columns, factory=factory)
-    if unchanged is not None:
-        _print_batch_summary(unchanged, as_json)
-        return
+    # Start what takes longest first, each on its own core: Prefect's server, before anything
+    # heavy is imported here (an unchanged re-run stops it unused), then the ingest (the flow
+    # adopts it). Then load the suggester here, so that a missing bundle fails before any flow.
     _quiet_prefect()
-    # Start what takes longest first, each on its own core: Prefect's server (before Prefect is
-    # imported here) and the ingest (the flow adopts it). Then load the suggester here, so that a
-    # missing bundle fails before any flow run.
     server = _launch_prefect_server()
-    chunks = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
-    split_ahead = factory == DEFAULT_SUGGESTER_FACTORY  # the ingest splits sentences, not coding
     try:
-        start_ingest(
-            IngestRequest.of(
-                files,
-                quarantine=quarantine,
-                chunk_size=chunks,
-                columns=columns,
-                sentences=split_ahead,
-            )
+        from pipeline.batch import (
+            DEFAULT_CHUNK_SIZE,
+            DEFAULT_SUGGESTER_FACTORY,
+            IngestRequest,
+            NullProgress,
+            ProgressBar,
+            cancel_ingest,
+            distributed_notice,
+            reporting,
+            start_ingest,
+            unchanged_summary,
+            warm_up,
         )
+        from pipeline.store import db_url
+
+        url = db_url(db)
+        if dask_address is not None or dask_workers is not None:
+            typer.echo(distributed_notice(url, dask_address), err=True)
+        factory = suggester or DEFAULT_SUGGESTER_FACTORY
+        chunks = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+        split_ahead = factory == DEFAULT_SUGGESTER_FACTORY  # the ingest splits, not coding
+        # Unchanged files already finished by this bundle: answer from the store, no flow.
+        unchanged = unchanged_summary(
+            files, db_url=url, model=model, columns=columns, factory=factory
+        )
+        if unchanged is None:
+            start_ingest(
+                IngestRequest.of(
+                    files,
+                    quarantine=quarantine,
+                    chunk_size=chunks,
+                    columns=columns,
+                    sentences=split_ahead,
+                )
+            )
     except BaseException:
         if server is not None:
             server.stop()
         raise
+    if unchanged is not None:
+        if server is not None:
+            server.stop()
+        _print_batch_summary(unchanged, as_json)
+        return
     from pydantic import SecretStr
 
     reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()

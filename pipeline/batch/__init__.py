@@ -23,8 +23,10 @@ from pipeline.batch.ahead import (
     IngestProcess,
     IngestRequest,
     cancel_ingest,
+    finish_ingest,
     run_ingest,
     start_ingest,
+    wait_for_sentences,
 )
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans, read_span
 from pipeline.batch.coding import (
@@ -90,6 +92,7 @@ __all__ = [
     "current_progress",
     "default_work_dir",
     "discard_records",
+    "finish_ingest",
     "distributed_notice",
     "get_suggester",
     "hash_inputs",
@@ -103,6 +106,7 @@ __all__ = [
     "reporting",
     "resolve_bundle",
     "run_ingest",
+    "wait_for_sentences",
     "start_ingest",
     "store_chunk",
     "unchanged_summary",

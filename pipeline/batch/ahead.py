@@ -25,7 +25,8 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,15 @@ from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
 from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch, split_ahead
 from pipeline.errors import InputError, NearMissError
 
-__all__ = ["IngestProcess", "IngestRequest", "cancel_ingest", "run_ingest", "start_ingest"]
+__all__ = [
+    "IngestProcess",
+    "IngestRequest",
+    "cancel_ingest",
+    "finish_ingest",
+    "run_ingest",
+    "start_ingest",
+    "wait_for_sentences",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +98,8 @@ class IngestRequest:
             sentences=sentences,
         )
 
-    def run(self) -> PreparedBatch:
-        """Hash the input files, then ingest them, in this process.
+    def ingest(self) -> PreparedBatch:
+        """Hash the input files, then ingest them, in this process (no sentence splitting).
 
         The files are hashed before ingest reads them, so that a file replaced during the run is
         never recorded as finished under the new content.
@@ -105,34 +114,53 @@ class IngestRequest:
             chunk_size=self.chunk_size,
             columns=dict(self.columns),
         )
+        return replace(prepared, inputs=inputs)
+
+    def split(self, prepared: PreparedBatch, on_chunk: Callable[[int], None] | None = None) -> None:
+        """Split the ingested records into sentences, if the request asks for it."""
         if self.sentences:
             from pipeline.config import get_settings
 
-            split_ahead(prepared, get_settings().cache_dir)
-        return replace(prepared, inputs=inputs)
+            split_ahead(prepared, get_settings().cache_dir, on_chunk)
+
+    def run(self) -> PreparedBatch:
+        """Ingest, then split sentences if asked, in this process."""
+        prepared = self.ingest()
+        self.split(prepared)
+        return prepared
 
 
 def _child_main() -> None:
     """Run a request in the child process :class:`IngestProcess` starts.
 
-    Reads a pickled :class:`IngestRequest` on stdin; writes a pickled ``("result",
-    PreparedBatch)`` or ``("error", exception)`` on stdout.
+    Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("result",
+    PreparedBatch)`` or ``("error", exception)`` once ingested, then (when the request splits
+    sentences) ``("split", index)`` as each chunk's sentences reach the cache, or ``("split-error",
+    exception)`` if splitting fails (coding then splits those chunks itself).
     """
     channel = sys.stdout.buffer
-    sys.stdout = sys.stderr  # stdout carries the outcome alone
+    sys.stdout = sys.stderr  # stdout carries the messages alone
     logging.basicConfig(level=int(sys.argv[1]), format=LOG_FORMAT)  # the parent's level
     request: IngestRequest = pickle.loads(sys.stdin.buffer.read())
+
+    def send(kind: str, value: Any) -> None:
+        try:
+            payload = pickle.dumps((kind, value))
+        except Exception:  # noqa: BLE001 - an error that cannot be pickled goes back as its text
+            payload = pickle.dumps((kind, NearMissError(f"{type(value).__name__}: {value}")))
+        channel.write(payload)
+        channel.flush()
+
     try:
-        outcome: tuple[str, Any] = ("result", request.run())
+        prepared = request.ingest()
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
-        outcome = ("error", error)
+        send("error", error)
+        return
+    send("result", prepared)
     try:
-        payload = pickle.dumps(outcome)
-    except Exception:  # noqa: BLE001 - an error that cannot be pickled goes back as its text
-        kind, failure = outcome
-        payload = pickle.dumps((kind, NearMissError(f"{type(failure).__name__}: {failure}")))
-    channel.write(payload)
-    channel.flush()
+        request.split(prepared, lambda index: send("split", index))
+    except BaseException as error:  # noqa: BLE001 - coding splits what is missing itself
+        send("split-error", error)
 
 
 #: What the child process runs.
@@ -149,9 +177,9 @@ class IngestProcess:
 
     Notes
     -----
-    The request and the outcome travel pickled through the child's stdin and stdout: a process
-    this one started, running this package, so the pickle is trusted. The child is in this
-    process's group: killing the group stops both.
+    The request and the messages travel pickled through the child's stdin and stdout: a process
+    this one started, running this package, so the pickle is trusted. A thread reads the messages
+    as they come. The child is in this process's group: killing the group stops both.
     """
 
     def __init__(self, request: IngestRequest) -> None:
@@ -165,9 +193,55 @@ class IngestProcess:
         self._process.stdin.write(pickle.dumps(request))
         self._process.stdin.close()
         logger.debug("ingest started in process %s", self._process.pid)
+        self._result: Future[PreparedBatch] = Future()
+        self._changed = threading.Condition()
+        self._split: set[int] = set()
+        self._over = False  # no more chunks will be split (all done, failed, or the child ended)
+        self._reader = threading.Thread(target=self._read, name="ingest-messages", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        try:
+            with self._process.stdout as channel:
+                while True:
+                    try:
+                        kind, value = pickle.load(channel)  # noqa: S301 - our own child
+                    except EOFError:
+                        break
+                    if kind == "result":
+                        self._result.set_result(value)
+                    elif kind == "error":
+                        self._result.set_exception(value)
+                    elif kind == "split":
+                        with self._changed:
+                            self._split.add(value)
+                            self._changed.notify_all()
+                    else:
+                        logger.warning(
+                            "splitting sentences ahead failed (%s); coding splits them instead",
+                            type(value).__name__,
+                        )
+                        break
+        except Exception as error:  # noqa: BLE001 - a torn message: the child died mid-write
+            logger.debug("ingest messages ended: %s", type(error).__name__)
+        finally:
+            code = self._process.wait()
+            if not self._result.done():
+                self._result.set_exception(
+                    InputError(
+                        f"the ingest process ended without a result (exit code {code}); check "
+                        "memory and disk space, then run the batch again"
+                    )
+                )
+            with self._changed:
+                self._over = True
+                self._changed.notify_all()
 
     def result(self) -> PreparedBatch:
         """Wait for the ingest; return its prepared batch or raise its error.
+
+        Sentences may still be being split: see :meth:`wait_split`.
 
         Raises
         ------
@@ -175,46 +249,47 @@ class IngestProcess:
             If an input is missing or unreadable (as :func:`prepare_batch`), or if the process
             ended without a result.
         """
-        assert self._process.stdout is not None
-        with self._process.stdout as channel:
-            payload = channel.read()
-        code = self._process.wait()
-        if not payload:
-            raise InputError(
-                f"the ingest process ended without a result (exit code {code}); check memory "
-                "and disk space, then run the batch again"
-            )
-        kind, value = pickle.loads(payload)  # noqa: S301 - from our own child process
-        if kind == "error":
-            raise value
-        prepared: PreparedBatch = value
-        return prepared
+        return self._result.result()
+
+    def wait_split(self, index: int) -> bool:
+        """Wait until chunk ``index`` is split, or no more chunks will be; return whether it is."""
+        with self._changed:
+            self._changed.wait_for(lambda: index in self._split or self._over)
+            return index in self._split
+
+    def close(self) -> None:
+        """Wait for the process to end (it ends once its last chunk is split)."""
+        self._reader.join()
 
     def cancel(self) -> None:
         """Stop the process if it is still running."""
         if self._process.poll() is None:
             self._process.terminate()
-        self._process.wait()
+        self._reader.join()
 
 
 _LOCK = threading.Lock()
 #: Ingest processes started and not yet adopted, by work folder (one writer per folder).
 _STARTED: dict[Path, IngestProcess] = {}
+#: Adopted ingest processes still splitting sentences, by work folder.
+_SPLITTING: dict[Path, IngestProcess] = {}
 
 
 def _running_for(request: IngestRequest) -> IngestProcess | None:
     """Return the process started for ``request``, if any.
 
     One started for another request in the same work folder is stopped: two ingests must never
-    write one folder.
+    write one folder. So is one still splitting sentences for an earlier run in that folder.
     """
     with _LOCK:
+        stale = _SPLITTING.pop(request.work_dir, None)
         started = _STARTED.get(request.work_dir)
-        if started is None or started.request == request:
-            return started
-        del _STARTED[request.work_dir]
-    started.cancel()
-    return None
+        if started is not None and started.request != request:
+            del _STARTED[request.work_dir]
+            stale, started = started, None
+    if stale is not None:
+        stale.cancel()
+    return started
 
 
 def start_ingest(request: IngestRequest) -> IngestProcess:
@@ -230,12 +305,17 @@ def start_ingest(request: IngestRequest) -> IngestProcess:
 def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> PreparedBatch:
     """Ingest ``request``: adopt the process :func:`start_ingest` started for it, or run it now.
 
+    A process that splits sentences goes on after returning the batch, chunk by chunk: wait for a
+    chunk with :func:`wait_for_sentences` before coding it, and call :func:`finish_ingest` at the
+    end.
+
     Parameters
     ----------
     request : IngestRequest
         What to ingest.
     separate_process : bool, default=True
-        Without a started process: run in a new process (True) or in this one (False).
+        Without a started process: run in a new process (True) or in this one (False, splitting
+        every chunk before returning).
 
     Returns
     -------
@@ -248,17 +328,48 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
             return request.run()
         started = start_ingest(request)
     try:
-        return started.result()
-    finally:  # registered while it runs, so that cancel_ingest can stop it
+        prepared = started.result()
+    except BaseException:
         with _LOCK:
             if _STARTED.get(request.work_dir) is started:
                 del _STARTED[request.work_dir]
+        raise
+    with _LOCK:  # adopted: from started to splitting (registered, so that cancel_ingest stops it)
+        if _STARTED.get(request.work_dir) is started:
+            del _STARTED[request.work_dir]
+            if request.sentences:
+                _SPLITTING[request.work_dir] = started
+    return prepared
+
+
+def wait_for_sentences(work_dir: Path, index: int) -> bool:
+    """Wait until the ingest process of ``work_dir`` has split chunk ``index`` into the cache.
+
+    Returns at once when no process splits for that folder (the ingest ran here, or it has ended).
+
+    Returns
+    -------
+    bool
+        Whether the chunk was split ahead (if not, coding splits it).
+    """
+    with _LOCK:
+        splitting = _SPLITTING.get(work_dir)
+    return splitting is not None and splitting.wait_split(index)
+
+
+def finish_ingest(work_dir: Path) -> None:
+    """Let the ingest process of ``work_dir`` end (after its last chunk) and forget it."""
+    with _LOCK:
+        splitting = _SPLITTING.pop(work_dir, None)
+    if splitting is not None:
+        splitting.close()
 
 
 def cancel_ingest() -> None:
     """Stop every ingest process that is still running (when a run fails or ends early)."""
     with _LOCK:
-        started = list(_STARTED.values())
+        started = [*_STARTED.values(), *_SPLITTING.values()]
         _STARTED.clear()
+        _SPLITTING.clear()
     for process in started:
         process.cancel()

@@ -12,7 +12,7 @@ import hashlib
 import ipaddress
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +135,9 @@ def prepare_batch(
     return PreparedBatch(summary, records, spans)
 
 
-def split_ahead(prepared: PreparedBatch, cache_dir: Path) -> int:
+def split_ahead(
+    prepared: PreparedBatch, cache_dir: Path, on_chunk: Callable[[int], None] | None = None
+) -> int:
     """Split a batch's records into sentences ahead of coding, into the suggestion cache.
 
     Coding reads each stored narrative back and splits its (already redacted) text into labelled
@@ -151,6 +153,8 @@ def split_ahead(prepared: PreparedBatch, cache_dir: Path) -> int:
         An ingested batch.
     cache_dir : Path
         The suggestion cache's directory (the suggester's, ``NEARMISS_CACHE_DIR``).
+    on_chunk : callable, optional
+        Called with each chunk's index once its records are in the cache.
 
     Returns
     -------
@@ -165,6 +169,8 @@ def split_ahead(prepared: PreparedBatch, cache_dir: Path) -> int:
     done = 0
     for span in prepared.spans:
         done += len(prepare_cached(read_span(prepared.records, span), redact=False, cache=cache))
+        if on_chunk is not None:
+            on_chunk(span.index)
     logger.info(
         "batch: %d records split into sentences in %.1f s", done, time.perf_counter() - started
     )

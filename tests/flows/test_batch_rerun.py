@@ -35,7 +35,6 @@ class FlowSpy:
         self.runs = 0
         self.allowed = True
         real = flows.batch.code_batch
-        real_launch = pipeline.cli._launch_prefect_server
         real_server = pipeline.cli._prefect_server_in_background
 
         def code_batch(**kwargs: Any) -> Any:
@@ -43,16 +42,11 @@ class FlowSpy:
             self.runs += 1
             return real(**kwargs)
 
-        def launch() -> Any:
-            assert self.allowed, "Prefect's server was launched for unchanged inputs"
-            return real_launch()
-
         def server(launched: Any) -> Any:
             assert self.allowed, "Prefect's server was started for unchanged inputs"
             return real_server(launched)
 
         monkeypatch.setattr(flows.batch, "code_batch", code_batch)
-        monkeypatch.setattr(pipeline.cli, "_launch_prefect_server", launch)
         monkeypatch.setattr(pipeline.cli, "_prefect_server_in_background", server)
 
 
@@ -195,6 +189,15 @@ def test_without_a_prefect_server_the_cli_starts_and_stops_its_own(
     assert b"Error" not in stderr
     with pytest.raises(ProcessLookupError):  # nothing of the run's process group is left
         os.killpg(process.pid, 0)
+    # Unchanged: answered from the store; the server launched at the start is stopped unused.
+    again = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    stdout, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr.decode()
+    assert json.loads(stdout.decode().strip().splitlines()[-1])["already_coded"] == 6
+    with pytest.raises(ProcessLookupError):
+        os.killpg(again.pid, 0)
 
 
 class _Launched:

@@ -13,9 +13,11 @@ from pipeline.batch import (
     IngestRequest,
     PreparedBatch,
     cancel_ingest,
+    finish_ingest,
     hash_inputs,
     run_ingest,
     start_ingest,
+    wait_for_sentences,
 )
 from pipeline.errors import InputError
 from tests.flows.conftest import write_export
@@ -125,7 +127,12 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
     get_settings.cache_clear()
     export = write_export(tmp_path / "export.csv", 20, bad=2)
     request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=7, sentences=True)
-    prepared = run_ingest(request, separate_process=True)
+    prepared = run_ingest(request, separate_process=True)  # returns before the sentences
+    assert [wait_for_sentences(request.work_dir, span.index) for span in prepared.spans] == [
+        True
+    ] * len(prepared.spans)
+    finish_ingest(request.work_dir)
+    assert not wait_for_sentences(request.work_dir, 0)  # forgotten: nothing to wait for
     records = [record for span in prepared.spans for record in read_span(prepared.records, span)]
     expected = pipeline.sentences.prepare_records(records, redact=False)
 
@@ -149,4 +156,25 @@ def test_an_ingest_without_sentences_leaves_the_cache_alone(
     export = write_export(tmp_path / "export.csv", 5)
     run_ingest(_request(tmp_path, export, "work"), separate_process=False)
     assert not (tmp_path / "cache" / "suggestions.sqlite3").exists()
+    get_settings.cache_clear()
+
+
+def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache the child cannot write ends the splitting, never the batch."""
+    from pipeline.config import get_settings
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    monkeypatch.setenv("NEARMISS_CACHE_DIR", str(blocked))
+    get_settings.cache_clear()
+    export = write_export(tmp_path / "export.csv", 10)
+    request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=4, sentences=True)
+    with caplog.at_level(logging.WARNING, logger="pipeline.batch.ahead"):
+        prepared = run_ingest(request, separate_process=True)
+        assert prepared.ingest.ingested == 10 and len(prepared.spans) == 3
+        assert not wait_for_sentences(request.work_dir, 0)
+        finish_ingest(request.work_dir)
+    assert "coding splits them instead" in caplog.text
     get_settings.cache_clear()
