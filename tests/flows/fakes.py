@@ -5,7 +5,10 @@ any process. Behaviour is set through the environment so that subprocesses and D
 
 - ``NEARMISS_FAKE_DELAY``: seconds each ``suggest`` call sleeps (to kill a run mid-way);
 - ``NEARMISS_FAKE_LOG``: a file to which each call appends the record ids it coded, one per line;
-- ``NEARMISS_FAKE_NAME``: the bundle name (default ``fake-v1``).
+- ``NEARMISS_FAKE_NAME``: the bundle name (default ``fake-v1``);
+- ``NEARMISS_FAKE_PIDS``: a file to which each call appends the id of the process it ran in;
+- ``NEARMISS_FAKE_ONLY_PID``: a process id; a call in any other process ends that process (as a
+  coder that dies mid-chunk).
 
 :data:`BEFORE_SUGGEST` is an in-process hook called with the call number before each ``suggest``.
 """
@@ -72,6 +75,13 @@ class FakeSuggester:
             call = self.calls
         if BEFORE_SUGGEST is not None:
             BEFORE_SUGGEST(call)
+        only = os.environ.get("NEARMISS_FAKE_ONLY_PID")
+        if only and int(only) != os.getpid():
+            os._exit(3)
+        pids = os.environ.get("NEARMISS_FAKE_PIDS")
+        if pids:
+            with open(pids, "a", encoding="utf-8") as handle:
+                handle.write(f"{os.getpid()}\n")
         delay = float(os.environ.get("NEARMISS_FAKE_DELAY", "0"))
         if delay:
             time.sleep(delay)

@@ -204,6 +204,14 @@ def test_crash_and_resume(store: str, tmp_path: Path, prefect_env: dict[str, str
     _assert_whole(store)
 
 
+def _one_coder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code every chunk in this process, where the in-process hooks see them."""
+    from pipeline.config import get_settings
+
+    monkeypatch.setenv("NEARMISS_BATCH_CODERS", "1")
+    get_settings.cache_clear()
+
+
 def _take_sqlite_away(path: Path, aside: Path) -> None:
     """Make a SQLite store unreachable, as an unmounted share would be."""
     dispose_engines()
@@ -227,6 +235,7 @@ def test_a_store_that_goes_away_mid_run_gives_a_clear_error_and_no_partial_recor
 ) -> None:
     export = write_export(tmp_path / "export.csv", 40)
     database, aside = tmp_path / "store.sqlite3", tmp_path / "aside"
+    _one_coder(monkeypatch)  # the hook below sees this process's calls only
 
     def go_away(call: int) -> None:
         if call == 2:
