@@ -24,7 +24,7 @@ Prints, from one invocation:
   encode of the same texts, so it is printed for the record; the same against all-MiniLM-L6-v2,
   DESIGN.md's bar (batch coding at least as fast as a bare MiniLM encode);
 * peak RSS of the batch process at ``--rows`` and at ``--large`` narratives (default 50,000; goal:
-  flat); ``--large 0`` skips it.
+  flat), with the same overhead at that size (one run each); ``--large 0`` skips it.
 
 Whatever ``pipeline.suggest.load_suggester`` returns codes the narratives (``NEARMISS_MODEL`` or
 ``--model`` choose another bundle). ``--suggester-factory tests.flows.fakes:load_fake`` checks the
@@ -251,6 +251,17 @@ def main() -> None:
                 "the overlap)"
             )
             if rows != args.rows:
+                if not args.suggester_factory:  # at scale: one run each, for the trend
+                    plain_folder = root / f"plain-{rows}"
+                    plain_folder.mkdir()
+                    plain = in_process(export, plain_folder, env, args.model)
+                    print(
+                        f"{'':>6}  same work in one process {plain['seconds']:7.1f} s (load "
+                        f"{plain['load']:.1f} s, ingest+redact {plain['ingest']:.1f} s, suggest "
+                        f"{plain['suggest']:.1f} s): orchestration + store overhead "
+                        f"{100 * (first - plain['seconds']) / plain['seconds']:+.1f}% at this size "
+                        "(one run each)"
+                    )
                 continue
             again = run_batch(export, folder, env, extra)
             rerun = again.seconds
