@@ -213,7 +213,9 @@ def code_batch(
         ``module:function`` that builds the suggester.
     ingest_process : bool
         Ingest (read and redact) in a separate process, on another core, while this one loads the
-        suggester; ``False`` ingests in this process, after it.
+        suggester; that process then splits sentences for coding and, unless
+        ``NEARMISS_BATCH_CODERS=1``, codes chunks beside this one. ``False`` ingests and codes in
+        this process only.
 
     Returns
     -------

@@ -148,9 +148,11 @@ def _child_main() -> None:
     """Run a request in the child process :class:`IngestProcess` starts.
 
     Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("result",
-    PreparedBatch)`` or ``("error", exception)`` once ingested, then (when the request splits
+    PreparedBatch)`` or ``("error", exception)`` once ingested; then (when the request splits
     sentences) ``("split", index)`` as each chunk's sentences reach the cache, or ``("split-error",
-    exception)`` if splitting fails (coding then splits those chunks itself).
+    exception)`` if splitting fails (coding then splits those chunks itself); then ``("split-end",
+    None)``. It then serves coding commands from stdin until the parent closes it
+    (:func:`_serve_coding`).
     """
     channel = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout carries the messages alone
@@ -181,7 +183,12 @@ def _child_main() -> None:
 
 
 def _serve_coding(commands: Any, send: Callable[[str, Any], None]) -> None:
-    """Load a bundle and code chunks as the parent asks, until it closes our stdin."""
+    """Load a bundle and code chunks as the parent asks, until it closes our stdin.
+
+    Commands are ``("load", (factory, bundle_dir, db_url))``, answered ``("loaded", None)``, and
+    ``("code", (ids, db_url, bundle_dir, factory))``, answered ``("coded", CodedChunk)``; a failure
+    is answered ``("code-error", exception)``, and the parent codes that chunk itself.
+    """
     from pipeline.batch.coding import code_stored, get_suggester
 
     while True:
@@ -393,7 +400,7 @@ _LOCK = threading.Lock()
 #: Ingest processes started and not yet adopted, by work folder (one writer per folder).
 _STARTED: dict[Path, IngestProcess] = {}
 #: Adopted ingest processes, splitting sentences and coding, by work folder.
-_SPLITTING: dict[Path, IngestProcess] = {}
+_ADOPTED: dict[Path, IngestProcess] = {}
 
 
 def _running_for(request: IngestRequest) -> IngestProcess | None:
@@ -403,7 +410,7 @@ def _running_for(request: IngestRequest) -> IngestProcess | None:
     write one folder. So is one still splitting sentences for an earlier run in that folder.
     """
     with _LOCK:
-        stale = _SPLITTING.pop(request.work_dir, None)
+        stale = _ADOPTED.pop(request.work_dir, None)
         started = _STARTED.get(request.work_dir)
         if started is not None and started.request != request:
             del _STARTED[request.work_dir]
@@ -458,7 +465,7 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
     with _LOCK:  # adopted: it splits and codes on (registered, so that cancel_ingest stops it)
         if _STARTED.get(request.work_dir) is started:
             del _STARTED[request.work_dir]
-            _SPLITTING[request.work_dir] = started
+            _ADOPTED[request.work_dir] = started
     return prepared
 
 
@@ -473,7 +480,7 @@ def wait_for_sentences(work_dir: Path, index: int) -> bool:
         Whether the chunk was split ahead (if not, coding splits it).
     """
     with _LOCK:
-        splitting = _SPLITTING.get(work_dir)
+        splitting = _ADOPTED.get(work_dir)
     return splitting is not None and splitting.wait_split(index)
 
 
@@ -487,7 +494,7 @@ def start_helping(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -
         :func:`code_chunk`).
     """
     with _LOCK:
-        process = _SPLITTING.get(work_dir)
+        process = _ADOPTED.get(work_dir)
     if process is None:
         return False
     process.start_helping(factory, bundle_dir, db_url)
@@ -502,7 +509,7 @@ def code_chunk(
     Without such a process, this is :func:`~pipeline.batch.coding.code_stored`.
     """
     with _LOCK:
-        process = _SPLITTING.get(work_dir)
+        process = _ADOPTED.get(work_dir)
     if process is None:
         from pipeline.batch.coding import code_stored
 
@@ -513,7 +520,7 @@ def code_chunk(
 def finish_ingest(work_dir: Path) -> None:
     """Let the ingest process of ``work_dir`` end (after its last chunk) and forget it."""
     with _LOCK:
-        splitting = _SPLITTING.pop(work_dir, None)
+        splitting = _ADOPTED.pop(work_dir, None)
     if splitting is not None:
         splitting.close()
 
@@ -521,8 +528,8 @@ def finish_ingest(work_dir: Path) -> None:
 def cancel_ingest() -> None:
     """Stop every ingest process that is still running (when a run fails or ends early)."""
     with _LOCK:
-        started = [*_STARTED.values(), *_SPLITTING.values()]
+        started = [*_STARTED.values(), *_ADOPTED.values()]
         _STARTED.clear()
-        _SPLITTING.clear()
+        _ADOPTED.clear()
     for process in started:
         process.cancel()
