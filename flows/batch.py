@@ -273,8 +273,10 @@ def code_batch(
 
     # Once it has ingested, the ingest process codes chunks too, on the second core.
     two_here = dask_address is None and dask_workers is None and get_settings().batch_coders > 1
-    helping = two_here and batch.start_helping(
-        request.work_dir, suggester_factory, bundle.bundle_dir, url
+    helping = (
+        two_here
+        and len(prepared.spans) > 1
+        and batch.start_helping(request.work_dir, suggester_factory, bundle.bundle_dir, url)
     )
     with task_runner_for(dask_address, dask_workers, coders=2 if helping else 1) as runner:
         limit = _in_flight(runner)

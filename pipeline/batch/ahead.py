@@ -381,12 +381,6 @@ class IngestProcess:
             self._loaded = False  # code every later chunk here
         return None
 
-    def close(self) -> None:
-        """Let the process end: no more commands (it ends once its last chunk is split)."""
-        with contextlib.suppress(OSError):
-            self._commands.close()
-        self._reader.join()
-
     def cancel(self) -> None:
         """Stop the process if it is still running."""
         if self._process.poll() is None:
@@ -518,11 +512,15 @@ def code_chunk(
 
 
 def finish_ingest(work_dir: Path) -> None:
-    """Let the ingest process of ``work_dir`` end (after its last chunk) and forget it."""
+    """Stop the ingest process of ``work_dir`` and forget it, once its run has coded every chunk.
+
+    Whatever it may still be doing (splitting chunks that were already coded, loading a model
+    that no chunk is left for) is only ever a head start; the cache keeps whole entries only.
+    """
     with _LOCK:
-        splitting = _ADOPTED.pop(work_dir, None)
-    if splitting is not None:
-        splitting.close()
+        adopted = _ADOPTED.pop(work_dir, None)
+    if adopted is not None:
+        adopted.cancel()
 
 
 def cancel_ingest() -> None:
