@@ -271,11 +271,14 @@ def code_batch(
             coded.seconds,
         )
 
-    # Once it has ingested, the ingest process codes chunks too, on the second core.
-    two_here = dask_address is None and dask_workers is None and get_settings().batch_coders > 1
+    # Once it has ingested, the ingest process codes chunks too, on the second core (unless the
+    # model already uses every core, or there is one chunk only).
     helping = (
-        two_here
+        dask_address is None
+        and dask_workers is None
+        and get_settings().batch_coders > 1
         and len(prepared.spans) > 1
+        and batch.codes_on_one_core(suggester_factory, bundle.bundle_dir, url)
         and batch.start_helping(request.work_dir, suggester_factory, bundle.bundle_dir, url)
     )
     with task_runner_for(dask_address, dask_workers, coders=2 if helping else 1) as runner:

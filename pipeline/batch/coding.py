@@ -203,6 +203,35 @@ def resolve_bundle(factory: str, model: Path | None, db_url: str | None) -> Bund
     return BundleRef(suggester.name, Path(suggester.bundle_dir))
 
 
+def codes_on_one_core(factory: str, bundle_dir: Path, db_url: str | None) -> bool:
+    """Whether a run's suggester codes on one core, so that a second coder can use another.
+
+    True for the static embedding model (read with numpy; coding is single-threaded Python) and
+    for suggesters without an embedding model of ours; False for a model that runs through torch
+    (MiniLM), which already uses every core and would hold a second copy of itself in memory.
+
+    Parameters
+    ----------
+    factory : str
+        ``module:function`` of the suggester factory.
+    bundle_dir : Path
+        The run's bundle.
+    db_url : str or None
+        The store.
+
+    Returns
+    -------
+    bool
+        Whether a second coding process would add a core's worth of work.
+    """
+    from pipeline.embed_static import is_static_folder
+
+    suggester = get_suggester(factory, bundle_dir, db_url)
+    spec = getattr(getattr(suggester, "embedder", None), "spec", None)
+    path = getattr(spec, "path", None)
+    return path is None or is_static_folder(Path(path))
+
+
 def warm_up(
     factory: str, model: Path | None, db_url: str | None, *, split_ahead: bool = False
 ) -> BundleRef:

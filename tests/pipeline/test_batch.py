@@ -328,3 +328,29 @@ def test_progress_goes_nowhere_unless_a_reporter_is_installed() -> None:
 
 def test_span_is_small_and_holds_no_text() -> None:
     assert Span(0, 0, 10, 1).__slots__ == ("index", "start", "stop", "lines")
+
+
+def test_a_second_coder_is_used_only_for_a_model_on_one_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The static model codes on one core; a torch model (any other folder) uses them all."""
+    import pipeline.batch.coding as coding
+    from pipeline.batch import codes_on_one_core
+    from pipeline.config import PROJECT_ROOT
+
+    static = PROJECT_ROOT / "models" / "embedders" / "minilm-static-256"
+    if not static.exists():
+        pytest.skip("the static model is built by `make models`")
+    assert codes_on_one_core(FACTORY, tmp_path / "fake", None)  # no embedding model of ours
+
+    class Spec:
+        def __init__(self, path: Path) -> None:
+            self.path = path
+
+    class WithModel:
+        def __init__(self, path: Path) -> None:
+            self.embedder = type("Embedder", (), {"spec": Spec(path)})()
+
+    for path, one_core in ((static, True), (tmp_path, False)):
+        monkeypatch.setattr(coding, "get_suggester", lambda *args, p=path: WithModel(p))
+        assert codes_on_one_core(FACTORY, tmp_path / "bundle", None) is one_core
