@@ -160,11 +160,11 @@ def task_runner_for(
     )
 
 
-def _in_flight(runner: TaskRunner[Any]) -> int:
+def _in_flight(runner: TaskRunner[Any], coders: int) -> int:
     """How many chunks may wait for coding: enough to keep every worker busy, and no more."""
     client = getattr(runner, "client", None)  # a Dask runner, once entered
     if client is None:
-        return 2 * max(1, int(getattr(runner, "_max_workers", 1) or 1))
+        return 2 * coders
     threads: int = sum(client.nthreads().values())
     return max(2, 2 * threads)
 
@@ -281,8 +281,9 @@ def code_batch(
         and batch.codes_on_one_core(suggester_factory, bundle.bundle_dir, url)
         and batch.start_helping(request.work_dir, suggester_factory, bundle.bundle_dir, url)
     )
-    with task_runner_for(dask_address, dask_workers, coders=2 if helping else 1) as runner:
-        limit = _in_flight(runner)
+    coders = 2 if helping else 1
+    with task_runner_for(dask_address, dask_workers, coders) as runner:
+        limit = _in_flight(runner, coders)
         try:
             for span in prepared.spans:
                 while len(pending) >= limit:

@@ -235,7 +235,7 @@ class IngestProcess:
             stdout=subprocess.PIPE,
         )
         assert self._process.stdin is not None
-        self._commands = self._process.stdin  # open until :meth:`close`: coding commands follow
+        self._commands = self._process.stdin  # open until :meth:`cancel`: coding commands follow
         self._send(request)
         logger.debug("ingest started in process %s", self._process.pid)
         self._result: Future[PreparedBatch] = Future()
@@ -463,6 +463,12 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
     return prepared
 
 
+def _adopted(work_dir: Path) -> IngestProcess | None:
+    """Return the adopted ingest process of ``work_dir``, if any."""
+    with _LOCK:
+        return _ADOPTED.get(work_dir)
+
+
 def wait_for_sentences(work_dir: Path, index: int) -> bool:
     """Wait until the ingest process of ``work_dir`` has split chunk ``index`` into the cache.
 
@@ -473,8 +479,7 @@ def wait_for_sentences(work_dir: Path, index: int) -> bool:
     bool
         Whether the chunk was split ahead (if not, coding splits it).
     """
-    with _LOCK:
-        splitting = _ADOPTED.get(work_dir)
+    splitting = _adopted(work_dir)
     return splitting is not None and splitting.wait_split(index)
 
 
@@ -487,8 +492,7 @@ def start_helping(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -
         Whether there is such a process (chunks may then be coded two at a time, through
         :func:`code_chunk`).
     """
-    with _LOCK:
-        process = _ADOPTED.get(work_dir)
+    process = _adopted(work_dir)
     if process is None:
         return False
     process.start_helping(factory, bundle_dir, db_url)
@@ -502,8 +506,7 @@ def code_chunk(
 
     Without such a process, this is :func:`~pipeline.batch.coding.code_stored`.
     """
-    with _LOCK:
-        process = _ADOPTED.get(work_dir)
+    process = _adopted(work_dir)
     if process is None:
         from pipeline.batch.coding import code_stored
 
