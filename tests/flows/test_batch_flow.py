@@ -220,12 +220,22 @@ def _take_sqlite_away(path: Path, aside: Path) -> None:
         source = path.with_name(path.name + suffix)
         if source.exists():
             shutil.move(source, aside / source.name)
-    path.mkdir()  # a folder where the database file was: "unable to open database file"
+    while True:  # a folder where the database file was: "unable to open database file"
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:  # a connection since the move created an empty database there
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _bring_sqlite_back(path: Path, aside: Path) -> None:
     dispose_engines()
-    path.rmdir()
+    if path.is_dir():
+        path.rmdir()
+    else:  # a connection made between the move and the mkdir created an empty database there
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
     for item in aside.iterdir():
         shutil.move(item, path.with_name(item.name))
 
