@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from pipeline.batch import BatchSummary
 
-__all__ = ["app"]
+__all__ = ["app", "run"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,6 +62,37 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 def emit_json(payload: dict[str, Any]) -> None:
     """Write exactly one compact JSON line to stdout."""
     sys.stdout.write(json.dumps(payload, separators=(",", ":"), default=str) + "\n")
+
+
+#: Whether this process is the ``nearmiss`` command itself (:func:`run`), not a caller of ``app``
+#: such as a test runner: only then do commands tune the garbage collector (pipeline.collector).
+_OWN_PROCESS = False
+
+
+def run() -> None:
+    """Run the ``nearmiss`` console command: the Typer app in a process of its own."""
+    from pipeline import collector
+
+    global _OWN_PROCESS  # noqa: PLW0603 - set once, before any command runs
+    _OWN_PROCESS = True
+    collector.freeze_at_exit()
+    app()
+
+
+def _pause_collection() -> None:
+    """Pause automatic garbage collection while a command starts up, in the command's process."""
+    if _OWN_PROCESS:
+        from pipeline import collector
+
+        collector.pause()
+
+
+def _settle_collection() -> None:
+    """Freeze what start-up built, then collect automatically again (own process only)."""
+    if _OWN_PROCESS:
+        from pipeline import collector
+
+        collector.settle()
 
 
 @app.callback()
@@ -472,11 +503,15 @@ class _TemporaryServer:
         import threading
         import time
 
+        from pipeline.collector import SERVER_LAUNCHER
+
         with socket.socket() as probe:  # a free port on loopback
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.api = f"http://127.0.0.1:{port}/api"
-        command = [sys.executable, "-m", "uvicorn", "--factory"]
+        # uvicorn's command line, as ``python -m uvicorn`` (Prefect's own way), with the garbage
+        # collector paused while the server imports (pipeline.collector).
+        command = [sys.executable, "-c", SERVER_LAUNCHER, "--factory"]
         command += ["prefect.server.api.server:create_app", "--lifespan", "on"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error"]
         # At exit, do not wait for this process's idle keep-alive connections to time out (5 s).
@@ -680,6 +715,7 @@ def batch(
     # Start what takes longest first, each on its own core: Prefect's server, before anything
     # heavy is imported here (an unchanged re-run stops it unused), then the ingest (the flow
     # adopts it). Then load the suggester here, so that a missing bundle fails before any flow.
+    _pause_collection()  # until the models and Prefect are loaded
     _quiet_prefect()
     server = _launch_prefect_server()
     try:
@@ -725,6 +761,7 @@ def batch(
     if unchanged is not None:
         if server is not None:
             server.stop()
+        _settle_collection()
         _print_batch_summary(unchanged, as_json)
         return
     from pydantic import SecretStr
@@ -735,6 +772,7 @@ def batch(
             warm_up(factory, model, url, split_ahead=split_ahead)  # the flow's tasks reuse it
             from flows.batch import code_batch
 
+            _settle_collection()
             server_ready()
             with reporting(reporter):
                 summary = code_batch(

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import LOG_FORMAT
+from pipeline import LOG_FORMAT, collector
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
 from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch, split_ahead
 from pipeline.errors import InputError, NearMissError
@@ -169,6 +169,12 @@ def _child_main() -> None:
         channel.flush()
 
     try:
+        # Collection has been paused since the interpreter started (_CHILD): load the redactor
+        # (spaCy), then leave what start-up built out of later collections (pipeline.collector).
+        from pipeline.redact import redact_texts
+
+        redact_texts(["start-up"])
+        collector.settle()
         prepared = request.ingest()
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         send("error", error)
@@ -200,6 +206,7 @@ def _serve_coding(commands: Any, send: Callable[[str, Any], None]) -> None:
             if kind == "load":
                 factory, bundle_dir, db_url = arguments
                 get_suggester(factory, bundle_dir, db_url)
+                collector.settle()  # the model lives as long as the process
                 send("loaded", None)
             else:
                 ids, db_url, bundle_dir, factory = arguments
@@ -209,7 +216,10 @@ def _serve_coding(commands: Any, send: Callable[[str, Any], None]) -> None:
 
 
 #: What the child process runs.
-_CHILD = "from pipeline.batch.ahead import _child_main; _child_main()"
+_CHILD = (
+    "from pipeline import collector; collector.pause(); "
+    "from pipeline.batch.ahead import _child_main; _child_main()"
+)
 
 
 class IngestProcess:
