@@ -19,56 +19,143 @@ them unchanged is answered from the store alone (:func:`unchanged_summary`).
 
 from __future__ import annotations
 
-from pipeline.batch.ahead import (
-    IngestProcess,
-    IngestRequest,
-    cancel_ingest,
-    code_chunk,
-    finish_ingest,
-    run_ingest,
-    start_helping,
-    start_ingest,
-    wait_for_sentences,
-)
-from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans, read_span
-from pipeline.batch.coding import (
-    DEFAULT_SUGGESTER_FACTORY,
-    BatchSuggester,
-    BundleRef,
-    CodedChunk,
-    SuggesterFactory,
-    code_stored,
-    codes_on_one_core,
-    get_suggester,
-    load_factory,
-    resolve_bundle,
-    warm_up,
-)
-from pipeline.batch.finished import (
-    bundle_name,
-    hash_inputs,
-    ingest_options,
-    record_finished,
-    unchanged_summary,
-)
-from pipeline.batch.prepare import (
-    RECORDS_FILE,
-    PreparedBatch,
-    default_work_dir,
-    discard_records,
-    distributed_notice,
-    prepare_batch,
-    split_ahead,
-)
-from pipeline.batch.progress import (
-    NullProgress,
-    ProgressBar,
-    ProgressReporter,
-    current_progress,
-    reporting,
-)
-from pipeline.batch.storing import StoredChunk, coded_ids, store_chunk
-from pipeline.batch.summary import BatchSummary, BatchTally
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.batch.ahead import (
+        IngestProcess,
+        IngestRequest,
+        cancel_ingest,
+        code_chunk,
+        finish_ingest,
+        run_ingest,
+        start_helping,
+        start_ingest,
+        wait_for_sentences,
+    )
+    from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE, Span, plan_spans, read_span
+    from pipeline.batch.coding import (
+        BatchSuggester,
+        BundleRef,
+        CodedChunk,
+        SuggesterFactory,
+        code_stored,
+        codes_on_one_core,
+        get_suggester,
+        load_factory,
+        resolve_bundle,
+        warm_up,
+    )
+    from pipeline.batch.finished import (
+        bundle_name,
+        hash_inputs,
+        ingest_options,
+        record_finished,
+        unchanged_summary,
+    )
+    from pipeline.batch.prepare import (
+        DEFAULT_SUGGESTER_FACTORY,
+        RECORDS_FILE,
+        PreparedBatch,
+        default_work_dir,
+        discard_records,
+        distributed_notice,
+        prepare_batch,
+        split_ahead,
+    )
+    from pipeline.batch.progress import (
+        NullProgress,
+        ProgressBar,
+        ProgressReporter,
+        current_progress,
+        reporting,
+    )
+    from pipeline.batch.storing import StoredChunk, coded_ids, store_chunk
+    from pipeline.batch.summary import BatchSummary, BatchTally
+
+#: Where each name lives. The submodules are imported on first use (PEP 562), so that a process
+#: that only ingests (the batch's ingest process) or only checks for unchanged inputs does not pay
+#: for importing the store, the coding and Prefect-facing parts.
+_SUBMODULES = {
+    "ahead": (
+        "IngestProcess",
+        "IngestRequest",
+        "cancel_ingest",
+        "code_chunk",
+        "finish_ingest",
+        "run_ingest",
+        "start_helping",
+        "start_ingest",
+        "wait_for_sentences",
+    ),
+    "chunks": (
+        "DEFAULT_CHUNK_SIZE",
+        "Span",
+        "plan_spans",
+        "read_span",
+    ),
+    "coding": (
+        "BatchSuggester",
+        "BundleRef",
+        "CodedChunk",
+        "SuggesterFactory",
+        "code_stored",
+        "codes_on_one_core",
+        "get_suggester",
+        "load_factory",
+        "resolve_bundle",
+        "warm_up",
+    ),
+    "finished": (
+        "bundle_name",
+        "hash_inputs",
+        "ingest_options",
+        "record_finished",
+        "unchanged_summary",
+    ),
+    "prepare": (
+        "DEFAULT_SUGGESTER_FACTORY",
+        "PreparedBatch",
+        "RECORDS_FILE",
+        "default_work_dir",
+        "discard_records",
+        "distributed_notice",
+        "prepare_batch",
+        "split_ahead",
+    ),
+    "progress": (
+        "NullProgress",
+        "ProgressBar",
+        "ProgressReporter",
+        "current_progress",
+        "reporting",
+    ),
+    "storing": (
+        "StoredChunk",
+        "coded_ids",
+        "store_chunk",
+    ),
+    "summary": (
+        "BatchSummary",
+        "BatchTally",
+    ),
+}
+_WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

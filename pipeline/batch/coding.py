@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline.batch.prepare import DEFAULT_SUGGESTER_FACTORY
 from pipeline.batch.storing import coded_ids
 from pipeline.errors import BundleError, InputError
 from pipeline.record import Record
@@ -47,8 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The factory used unless another is named: resolves the bundle and builds its suggester.
-DEFAULT_SUGGESTER_FACTORY = "pipeline.suggest:load_suggester"
 # Ids per IN (...) list, well under SQLite's variable limit.
 _IN_BATCH = 500
 

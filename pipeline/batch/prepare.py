@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pipeline.store.inputs import InputKey
 
 __all__ = [
+    "DEFAULT_SUGGESTER_FACTORY",
     "RECORDS_FILE",
     "PreparedBatch",
     "default_work_dir",
@@ -41,6 +42,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The suggester factory used unless another is named (pipeline.batch.coding): resolves the bundle
+#: and builds its suggester, whose sentences the ingest can split ahead (:func:`split_ahead`).
+DEFAULT_SUGGESTER_FACTORY = "pipeline.suggest:load_suggester"
 #: The de-identified records of the run in progress, inside the work folder.
 RECORDS_FILE = "records.jsonl"
 #: Quarantined rows, inside the work folder unless another path is given.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,3 +180,18 @@ def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
         finish_ingest(request.work_dir)
     assert "coding splits them instead" in caplog.text
     get_settings.cache_clear()
+
+
+def test_starting_an_ingest_imports_neither_the_store_nor_coding() -> None:
+    # The command starts the ingest before it opens the store: pipeline.batch loads its submodules
+    # on first use, so the ingest process (and that start) pays for no store, model or Prefect.
+    code = (
+        "import sys\n"
+        "from pipeline.batch import DEFAULT_SUGGESTER_FACTORY, IngestRequest, start_ingest\n"
+        "heavy = ('pipeline.store', 'pipeline.batch.coding', 'sklearn', 'prefect', 'spacy')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+        "from pipeline.batch import code_stored\n"
+        "print('pipeline.batch.coding' in sys.modules, code_stored.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]", "True pipeline.batch.coding"]
