@@ -677,7 +677,7 @@ def batch(
         typer.Option("--column", "-c", help="Map a column: TARGET=COLUMN, as in ingest."),
     ] = None,
     chunk_size: Annotated[
-        int | None, typer.Option("--chunk-size", help="Narratives per chunk (default 2000).")
+        int | None, typer.Option("--chunk-size", help="Most narratives per chunk (default 2000).")
     ] = None,
     dask_address: Annotated[
         str | None,

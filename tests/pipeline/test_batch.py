@@ -58,6 +58,9 @@ def test_spans_cover_every_record_once(tmp_path: Path, size: int) -> None:
     spans = plan_spans(path, size)
     assert [s.index for s in spans] == list(range(len(spans)))
     assert all(s.lines <= size for s in spans)
+    # As few spans as the size allows, as even as possible (two coders finish together).
+    assert len(spans) == -(-len(records) // size)
+    assert max(s.lines for s in spans) - min(s.lines for s in spans) <= 1
     read = [r for span in spans for r in read_span(path, span)]
     assert [r.id for r in read] == [r.id for r in records]
 
