@@ -183,8 +183,8 @@ def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
 
 
 def test_starting_an_ingest_imports_neither_the_store_nor_coding() -> None:
-    # The command starts the ingest before it opens the store: pipeline.batch loads its submodules
-    # on first use, so the ingest process (and that start) pays for no store, model or Prefect.
+    # pipeline.batch loads its submodules on first use: a part (here what starts an ingest) is
+    # imported without the others (the store, coding, a model, Prefect).
     code = (
         "import sys\n"
         "from pipeline.batch import DEFAULT_SUGGESTER_FACTORY, IngestRequest, start_ingest\n"
