@@ -290,6 +290,10 @@ def main() -> None:
             plain = sorted(plains, key=lambda p: float(p["seconds"]))[len(plains) // 2]
             batch_cpu = statistics.median(b.cpu for b in batches)
             overhead = 100 * (batch_s - plain["seconds"]) / plain["seconds"]
+            # Each batch run against the plain run next to it: less moved by a slow spell.
+            pairs = [
+                100 * (b.seconds / p_s - 1) for b, p_s in zip(batches, plain_seconds, strict=True)
+            ]
             print(
                 f"{'':>6}  same work in one process, no Prefect, no store "
                 f"{plain['seconds']:7.1f} s "
@@ -297,7 +301,9 @@ def main() -> None:
                 f"{plain['suggest']:.1f} s): orchestration + store overhead {overhead:+.1f}% "
                 f"(goal <= +10%; medians of {args.repeat} alternating runs: batch "
                 f"{'/'.join(f'{b.seconds:.1f}' for b in batches)} s, plain "
-                f"{'/'.join(f'{float(p_s):.1f}' for p_s in plain_seconds)} s)"
+                f"{'/'.join(f'{float(p_s):.1f}' for p_s in plain_seconds)} s); per pair: "
+                f"median {statistics.median(pairs):+.1f}%, {sum(o <= 10 for o in pairs)} of "
+                f"{len(pairs)} within +10%"
             )
             print(
                 f"{'':>6}  CPU time (medians): batch {batch_cpu:.1f} s, same work in one process "
