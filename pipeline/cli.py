@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from pipeline import LOG_FORMAT
+from pipeline import LOG_FORMAT, collector
 from pipeline.errors import NearMissError
 
 if TYPE_CHECKING:
@@ -64,35 +64,10 @@ def emit_json(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload, separators=(",", ":"), default=str) + "\n")
 
 
-#: Whether this process is the ``nearmiss`` command itself (:func:`run`), not a caller of ``app``
-#: such as a test runner: only then do commands tune the garbage collector (pipeline.collector).
-_OWN_PROCESS = False
-
-
 def run() -> None:
     """Run the ``nearmiss`` console command: the Typer app in a process of its own."""
-    from pipeline import collector
-
-    global _OWN_PROCESS  # noqa: PLW0603 - set once, before any command runs
-    _OWN_PROCESS = True
-    collector.freeze_at_exit()
+    collector.own_process()
     app()
-
-
-def _pause_collection() -> None:
-    """Pause automatic garbage collection while a command starts up, in the command's process."""
-    if _OWN_PROCESS:
-        from pipeline import collector
-
-        collector.pause()
-
-
-def _settle_collection() -> None:
-    """Freeze what start-up built, then collect automatically again (own process only)."""
-    if _OWN_PROCESS:
-        from pipeline import collector
-
-        collector.settle()
 
 
 @app.callback()
@@ -715,7 +690,7 @@ def batch(
     # Start what takes longest first, each on its own core: Prefect's server, before anything
     # heavy is imported here (an unchanged re-run stops it unused), then the ingest (the flow
     # adopts it). Then load the suggester here, so that a missing bundle fails before any flow.
-    _pause_collection()  # until the models and Prefect are loaded
+    collector.pause()  # until the models and Prefect are loaded
     _quiet_prefect()
     server = _launch_prefect_server()
     try:
@@ -763,7 +738,7 @@ def batch(
     if unchanged is not None:
         if server is not None:
             server.stop()
-        _settle_collection()
+        collector.settle()
         _print_batch_summary(unchanged, as_json)
         return
     from pydantic import SecretStr
@@ -774,7 +749,7 @@ def batch(
             warm_up(factory, model, url, split_ahead=split_ahead)  # the flow's tasks reuse it
             from flows.batch import code_batch
 
-            _settle_collection()
+            collector.settle()
             server_ready()
             with reporting(reporter):
                 summary = code_batch(

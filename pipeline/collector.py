@@ -12,9 +12,10 @@ Measured on two cores: Prefect's temporary server used 7.6 s of CPU (median of f
 answer its first request, and 6.4 s when started this way; freezing at exit ended a 5,000
 narrative batch 0.7 s sooner after its summary was printed.
 
-Only for processes nearmiss owns from start to exit (its command, the ingest process, Prefect's
-temporary server): freezing inside someone else's process, a test runner say, would keep that
-process's uncollected garbage alive for good.
+Only in processes nearmiss owns from start to exit (its command, the ingest process, Prefect's
+temporary server), which say so with :func:`own_process`: elsewhere (a test runner calling the
+command line's app, say) the functions here do nothing, since freezing someone else's process
+would keep its uncollected garbage alive for good.
 """
 
 from __future__ import annotations
@@ -22,12 +23,30 @@ from __future__ import annotations
 import atexit
 import gc
 
-__all__ = ["SERVER_LAUNCHER", "freeze_at_exit", "pause", "settle"]
+__all__ = ["SERVER_LAUNCHER", "own_process", "pause", "settle"]
+
+#: Whether this process is nearmiss's own (:func:`own_process`); until then the functions below
+#: leave the collector alone.
+_OWN = False
+
+
+def own_process() -> None:
+    """Mark this process as nearmiss's own, from start to exit, and freeze everything at exit.
+
+    The collections during interpreter shutdown would otherwise walk every object once more, to
+    free memory the operating system is about to take back. The freeze is an exit handler
+    registered now, so it runs after those registered later (:mod:`atexit` is last in, first
+    out): call this first thing.
+    """
+    global _OWN  # noqa: PLW0603 - set once, at the start of the process
+    _OWN = True
+    atexit.register(gc.freeze)
 
 
 def pause() -> None:
     """Stop automatic collection while the process imports modules and loads models."""
-    gc.disable()
+    if _OWN:
+        gc.disable()
 
 
 def settle() -> None:
@@ -36,18 +55,9 @@ def settle() -> None:
     Call once the process holds what it keeps for its life (modules, models); call again after
     loading more.
     """
-    gc.freeze()
-    gc.enable()
-
-
-def freeze_at_exit() -> None:
-    """Freeze every object when the process exits, after the other exit handlers.
-
-    The collections during interpreter shutdown would otherwise walk everything once more,
-    to free memory the operating system is about to take back. Handlers registered later run
-    first (:mod:`atexit` is last in, first out), so register this early.
-    """
-    atexit.register(gc.freeze)
+    if _OWN:
+        gc.freeze()
+        gc.enable()
 
 
 #: ``python -c`` code that starts Prefect's server (uvicorn's command line, arguments after it)

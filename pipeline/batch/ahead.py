@@ -217,7 +217,7 @@ def _serve_coding(commands: Any, send: Callable[[str, Any], None]) -> None:
 
 #: What the child process runs.
 _CHILD = (
-    "from pipeline import collector; collector.pause(); "
+    "from pipeline import collector; collector.own_process(); collector.pause(); "
     "from pipeline.batch.ahead import _child_main; _child_main()"
 )
 

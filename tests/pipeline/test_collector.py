@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from pipeline import cli
+from pipeline import collector
 
 
 def _python(code: str) -> str:
@@ -27,6 +27,7 @@ def test_pause_then_settle_freezes_start_up_and_collects_again() -> None:
         """
         import gc
         from pipeline import collector
+        collector.own_process()
         collector.pause()
         print(gc.isenabled())
         kept = [{"n": n} for n in range(1000)]  # what start-up loads
@@ -50,28 +51,28 @@ def test_freeze_at_exit_runs_after_the_handlers_registered_later() -> None:
         import atexit, gc
         from pipeline import collector
         atexit.register(lambda: print("last", gc.get_freeze_count() > 0))
-        collector.freeze_at_exit()
+        collector.own_process()
         atexit.register(lambda: print("first", gc.get_freeze_count() == 0))
         """
     )
     assert out.splitlines() == ["first True", "last True"]
 
 
-def test_the_command_line_tunes_collection_only_in_its_own_process() -> None:
+def test_collection_is_tuned_only_in_a_process_of_our_own() -> None:
     frozen = gc.get_freeze_count()
-    cli._pause_collection()
-    cli._settle_collection()
+    collector.pause()
+    collector.settle()
     assert gc.isenabled()
     assert gc.get_freeze_count() == frozen  # a caller of ``app`` (this test) is left alone
 
     out = _python(
         """
         import gc
-        from pipeline import cli
-        cli._OWN_PROCESS = True  # as run() sets it
-        cli._pause_collection()
+        from pipeline import collector
+        collector.own_process()  # as the console command (pipeline.cli.run) does
+        collector.pause()
         print(gc.isenabled())
-        cli._settle_collection()
+        collector.settle()
         print(gc.isenabled(), gc.get_freeze_count() > 0)
         """
     )
