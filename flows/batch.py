@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from pipeline import batch
 from pipeline.config import get_settings
-from pipeline.errors import StoreError
+from pipeline.errors import InputError, StoreError
 from pipeline.store import InputKey, describe_url
 from pipeline.store import db_url as resolve_db_url
 
@@ -238,54 +238,92 @@ def code_batch(
         sentences=suggester_factory == batch.DEFAULT_SUGGESTER_FACTORY,
     )
     # Ingest on another core (or adopt the CLI's ingest, already running) while the model loads.
+    if ingest_process:
+        batch.start_ingest(request)  # here, not in the task's thread, to await its first chunk
     ingesting = ingest.with_options(**retrying).submit(request, ingest_process)
     try:
         bundle = resolve_bundle(suggester_factory, model, url, request.sentences)
+        # The ingest process reports the first chunk as soon as it is written: store and code it
+        # here while the rest is still being redacted, rather than wait with a core idle.
+        first = batch.first_chunk(request)
+        prepared = None if first is not None else ingesting.result()
     except BaseException:
         batch.cancel_ingest()
         raise
-    prepared = ingesting.result()
-    summary = prepared.ingest
-    logger.info(
-        "ingest: %d read, %d ingested, %d quarantined, %d duplicates in %.1f s; %d chunks",
-        *(summary.read, summary.ingested, summary.quarantined, summary.duplicates),
-        summary.seconds,
-        len(prepared.spans),
-    )
-    tally = batch.BatchTally(summary)
-    progress = batch.current_progress()
-    progress.start(summary.ingested)
-    store = store_chunk.with_options(**retrying)
-    code = code_chunk.with_options(**retrying)
-    pending: deque[tuple[PrefectFuture[batch.CodedChunk], int]] = deque()
-
-    def finish_oldest() -> None:
-        future, size = pending.popleft()
-        coded = future.result()
-        tally.add_coded(coded)
-        progress.advance(size)
-        logger.info(
-            "coded %d narratives (%d already coded) in %.1f s",
-            coded.coded,
-            coded.already_coded,
-            coded.seconds,
-        )
-
+    several = first is not None or (prepared is not None and len(prepared.spans) > 1)
     # Once it has ingested, the ingest process codes chunks too, on the second core (unless the
     # model already uses every core, or there is one chunk only).
     helping = (
         dask_address is None
         and dask_workers is None
         and get_settings().batch_coders > 1
-        and len(prepared.spans) > 1
+        and several
         and batch.codes_on_one_core(suggester_factory, bundle.bundle_dir, url)
         and batch.start_helping(request.work_dir, suggester_factory, bundle.bundle_dir, url)
     )
     coders = 2 if helping else 1
+    store = store_chunk.with_options(**retrying)
+    code = code_chunk.with_options(**retrying)
+    progress = batch.current_progress()
+    pending: deque[tuple[PrefectFuture[batch.CodedChunk], int]] = deque()
+
+    def submit_coding(runner: TaskRunner[Any], stored: batch.StoredChunk) -> None:
+        parameters = {
+            "index": stored.index,
+            "ids": list(stored.uncoded),
+            "db_url": url,
+            "bundle_dir": bundle.bundle_dir,
+            "factory": suggester_factory,
+            "work_dir": request.work_dir,
+        }
+        pending.append((runner.submit(code, parameters), len(stored.ids)))
+
     with task_runner_for(dask_address, dask_workers, coders) as runner:
         limit = _in_flight(runner, coders)
         try:
-            for span in prepared.spans:
+            stored_first = None
+            if first is not None:
+                first.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
+                stored_first = store(first.records, first.span, url, bundle.name, first.quarantine)
+                if stored_first.uncoded:  # its sentences are split by coding, not ahead
+                    submit_coding(runner, stored_first)
+                prepared = ingesting.result()
+            assert prepared is not None
+            summary = prepared.ingest
+            logger.info(
+                "ingest: %d read, %d ingested, %d quarantined, %d duplicates in %.1f s; %d chunks",
+                *(summary.read, summary.ingested, summary.quarantined, summary.duplicates),
+                summary.seconds,
+                len(prepared.spans),
+            )
+            tally = batch.BatchTally(summary)
+            progress.start(summary.ingested)
+            spans = prepared.spans
+            if first is not None and stored_first is not None:
+                if prepared.first != first:  # only if a retried ingest read changed exports
+                    raise InputError(
+                        "the exports changed during the batch (its first chunk was stored, then "
+                        "ingest read other records); run the batch again"
+                    )
+                batch.merge_quarantine(first, Path(summary.quarantine))
+                tally.add_stored(stored_first)
+                if not stored_first.uncoded:
+                    progress.advance(len(stored_first.ids))
+                spans = spans[1:]
+
+            def finish_oldest() -> None:
+                future, size = pending.popleft()
+                coded = future.result()
+                tally.add_coded(coded)
+                progress.advance(size)
+                logger.info(
+                    "coded %d narratives (%d already coded) in %.1f s",
+                    coded.coded,
+                    coded.already_coded,
+                    coded.seconds,
+                )
+
+            for span in spans:
                 while len(pending) >= limit:
                     finish_oldest()
                 stored = store(prepared.records, span, url, bundle.name, Path(summary.quarantine))
@@ -296,15 +334,7 @@ def code_batch(
                 # Sentences are split in the ingest process, chunk by chunk, while this one
                 # stores and codes: code a chunk once its sentences are in the cache.
                 batch.wait_for_sentences(request.work_dir, span.index)
-                parameters = {
-                    "index": span.index,
-                    "ids": list(stored.uncoded),
-                    "db_url": url,
-                    "bundle_dir": bundle.bundle_dir,
-                    "factory": suggester_factory,
-                    "work_dir": request.work_dir,
-                }
-                pending.append((runner.submit(code, parameters), len(stored.ids)))
+                submit_coding(runner, stored)
             while pending:
                 finish_oldest()
             batch.finish_ingest(request.work_dir)
@@ -315,7 +345,7 @@ def code_batch(
                 if wrapped is not None:
                     wrapped.cancel()
             raise
-    batch.discard_records(prepared.records)
+    batch.discard_records(prepared)
     result = tally.summary(
         model=bundle.name, store=describe_url(url), seconds=time.perf_counter() - started
     )

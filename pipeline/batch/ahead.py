@@ -13,12 +13,15 @@ for the same :class:`IngestRequest` (:func:`run_ingest`), or starts its own. A p
 without a result (killed, out of memory) is an :class:`~pipeline.errors.InputError` naming its exit
 code; nothing half-written reaches the store, which only reads the records file after ingest.
 
-After ingesting, the process splits the narratives into sentences for coding, chunk by chunk, into
-the suggestion cache (:func:`wait_for_sentences`), then stays on as a second coder: once told which
-bundle codes the run (:func:`start_helping`), it loads it and codes chunks the flow hands it
-(:func:`code_chunk`) while this process codes others, so that coding uses both cores too. Each
-chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one process or the other, with the
-same transactions; a chunk whose helper dies is coded here instead.
+While it ingests, the process reports the first chunk as soon as its records are written
+(:func:`first_chunk`, a :class:`~pipeline.batch.prepare.FirstChunk`), so that the flow stores and
+codes it while the rest is still being redacted, rather than wait for the whole ingest with a
+core idle. After ingesting, the process splits the other narratives into sentences for coding,
+chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`), then stays on as a second
+coder: once told which bundle codes the run (:func:`start_helping`), it loads it and codes
+chunks the flow hands it (:func:`code_chunk`) while this process codes others, so that coding
+uses both cores too. Each chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one
+process or the other, with the same transactions; a chunk whose helper dies is coded here instead.
 
 >>> request = IngestRequest.of([Path("exports")], work_dir=Path("work"))
 >>> request.columns
@@ -42,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline import LOG_FORMAT, collector
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
-from pipeline.batch.prepare import PreparedBatch, default_work_dir, prepare_batch, split_ahead
+from pipeline.batch.prepare import (
+    FirstChunk,
+    PreparedBatch,
+    default_work_dir,
+    prepare_batch,
+    split_ahead,
+)
 from pipeline.errors import InputError, NearMissError
 
 if TYPE_CHECKING:
@@ -54,6 +63,7 @@ __all__ = [
     "cancel_ingest",
     "code_chunk",
     "finish_ingest",
+    "first_chunk",
     "run_ingest",
     "start_helping",
     "start_ingest",
@@ -112,11 +122,13 @@ class IngestRequest:
             sentences=sentences,
         )
 
-    def ingest(self) -> PreparedBatch:
+    def ingest(self, on_first_chunk: Callable[[FirstChunk], None] | None = None) -> PreparedBatch:
         """Hash the input files, then ingest them, in this process (no sentence splitting).
 
         The files are hashed before ingest reads them, so that a file replaced during the run is
-        never recorded as finished under the new content.
+        never recorded as finished under the new content. ``on_first_chunk`` is called with the
+        first chunk as soon as it is written, when more records follow (see
+        :func:`~pipeline.batch.prepare.prepare_batch`).
         """
         from pipeline.batch.finished import hash_inputs
 
@@ -127,6 +139,7 @@ class IngestRequest:
             quarantine=self.quarantine,
             chunk_size=self.chunk_size,
             columns=dict(self.columns),
+            on_first_chunk=on_first_chunk,
         )
         return replace(prepared, inputs=inputs)
 
@@ -147,7 +160,8 @@ class IngestRequest:
 def _child_main() -> None:
     """Run a request in the child process :class:`IngestProcess` starts.
 
-    Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("result",
+    Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("first",
+    FirstChunk)`` when the first chunk is written and more records follow; ``("result",
     PreparedBatch)`` or ``("error", exception)`` once ingested; then (when the request splits
     sentences) ``("split", index)`` as each chunk's sentences reach the cache, or ``("split-error",
     exception)`` if splitting fails (coding then splits those chunks itself); then ``("split-end",
@@ -175,7 +189,7 @@ def _child_main() -> None:
 
         redact_texts(["start-up"])
         collector.settle()
-        prepared = request.ingest()
+        prepared = request.ingest(lambda chunk: send("first", chunk))
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         send("error", error)
         return
@@ -249,8 +263,10 @@ class IngestProcess:
         self._send(request)
         logger.debug("ingest started in process %s", self._process.pid)
         self._result: Future[PreparedBatch] = Future()
+        self._first: Future[FirstChunk | None] = Future()  # None: ingest ended without one
         self._changed = threading.Condition()
         self._split: set[int] = set()
+        self._unsplit: set[int] = set()  # chunks the process will not split (the first chunk)
         self._over = False  # no more chunks will be split (all done, failed, or the child ended)
         self._alive = True
         self._loaded = False  # a bundle is loaded there: chunks may be coded there
@@ -272,9 +288,16 @@ class IngestProcess:
                         kind, value = pickle.load(channel)  # noqa: S301 - our own child
                     except EOFError:
                         break
-                    if kind == "result":
+                    if kind == "first":
+                        with self._changed:
+                            self._unsplit.add(value.span.index)
+                        if not self._first.done():
+                            self._first.set_result(value)
+                    elif kind == "result":
+                        self._no_first()
                         self._result.set_result(value)
                     elif kind == "error":
+                        self._no_first()
                         self._result.set_exception(value)
                     elif kind == "split":
                         with self._changed:
@@ -299,6 +322,7 @@ class IngestProcess:
             logger.debug("ingest messages ended: %s", type(error).__name__)
         finally:
             code = self._process.wait()
+            self._no_first()
             if not self._result.done():
                 self._result.set_exception(
                     InputError(
@@ -311,6 +335,18 @@ class IngestProcess:
                 self._alive = False
                 self._changed.notify_all()
             self._replies.put(None)  # a chunk being coded there is coded here instead
+
+    def _no_first(self) -> None:
+        if not self._first.done():
+            self._first.set_result(None)
+
+    def first_chunk(self) -> FirstChunk | None:
+        """Wait for the first chunk, or for the ingest to end without one; return it or None.
+
+        None when the records fit in one chunk, when ingest failed (see :meth:`result`) or when
+        the process ended.
+        """
+        return self._first.result()
 
     def result(self) -> PreparedBatch:
         """Wait for the ingest; return its prepared batch or raise its error.
@@ -326,9 +362,11 @@ class IngestProcess:
         return self._result.result()
 
     def wait_split(self, index: int) -> bool:
-        """Wait until chunk ``index`` is split, or no more chunks will be; return whether it is."""
+        """Wait until chunk ``index`` is split, or will not be; return whether it is."""
         with self._changed:
-            self._changed.wait_for(lambda: index in self._split or self._over)
+            self._changed.wait_for(
+                lambda: index in self._split or index in self._unsplit or self._over
+            )
             return index in self._split
 
     def start_helping(self, factory: str, bundle_dir: Path, db_url: str) -> None:
@@ -473,10 +511,29 @@ def run_ingest(request: IngestRequest, *, separate_process: bool = True) -> Prep
     return prepared
 
 
-def _adopted(work_dir: Path) -> IngestProcess | None:
-    """Return the adopted ingest process of ``work_dir``, if any."""
+def _process_of(work_dir: Path) -> IngestProcess | None:
+    """Return the ingest process of ``work_dir``, adopted or still ingesting, if any."""
     with _LOCK:
-        return _ADOPTED.get(work_dir)
+        return _ADOPTED.get(work_dir) or _STARTED.get(work_dir)
+
+
+def first_chunk(request: IngestRequest) -> FirstChunk | None:
+    """Wait for the first chunk of the process ingesting ``request``, or for its ingest to end.
+
+    The first chunk is reported as soon as its records are written, when more records follow:
+    store and code it, then wait for the ingest (:func:`run_ingest`) and go on from its second
+    span. The process does not split the first chunk's sentences (coding does).
+
+    Returns
+    -------
+    FirstChunk or None
+        None at once when no process ingests ``request``; None when its ingest ended without
+        reporting one (one chunk only, or it failed: :func:`run_ingest` then says why).
+    """
+    process = _process_of(request.work_dir)
+    if process is None or process.request != request:
+        return None
+    return process.first_chunk()
 
 
 def wait_for_sentences(work_dir: Path, index: int) -> bool:
@@ -489,7 +546,7 @@ def wait_for_sentences(work_dir: Path, index: int) -> bool:
     bool
         Whether the chunk was split ahead (if not, coding splits it).
     """
-    splitting = _adopted(work_dir)
+    splitting = _process_of(work_dir)
     return splitting is not None and splitting.wait_split(index)
 
 
@@ -502,7 +559,7 @@ def start_helping(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -
         Whether there is such a process (chunks may then be coded two at a time, through
         :func:`code_chunk`).
     """
-    process = _adopted(work_dir)
+    process = _process_of(work_dir)
     if process is None:
         return False
     process.start_helping(factory, bundle_dir, db_url)
@@ -516,7 +573,7 @@ def code_chunk(
 
     Without such a process, this is :func:`~pipeline.batch.coding.code_stored`.
     """
-    process = _adopted(work_dir)
+    process = _process_of(work_dir)
     if process is None:
         from pipeline.batch.coding import code_stored
 

@@ -45,7 +45,9 @@ class Span:
     lines: int
 
 
-def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
+def plan_spans(
+    path: Path, size: int = DEFAULT_CHUNK_SIZE, *, after: Span | None = None
+) -> list[Span]:
     r"""Cut a JSON Lines file into spans of at most ``size`` non-blank lines, as even as possible.
 
     As few spans as that size allows, whose line counts differ by one at most: 5,000 lines in
@@ -58,6 +60,9 @@ def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
         The records file (one JSON object a line).
     size : int, default=DEFAULT_CHUNK_SIZE
         Most lines per span.
+    after : Span, optional
+        A first span already cut (its records taken while the file was being written): it is
+        kept as span 0 and the rest of the file is cut after it.
 
     Returns
     -------
@@ -67,7 +72,8 @@ def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
     Raises
     ------
     InputError
-        If ``size`` is not positive.
+        If ``size`` is not positive, or if ``after`` does not end on a line end of the file
+        after that many records.
 
     Examples
     --------
@@ -78,27 +84,52 @@ def plan_spans(path: Path, size: int = DEFAULT_CHUNK_SIZE) -> list[Span]:
     [(0, 2), (1, 2), (2, 1)]
     >>> [(s.index, s.lines) for s in plan_spans(path, size=4)]
     [(0, 3), (1, 2)]
+    >>> first = plan_spans(path, size=1)[0]
+    >>> [(s.index, s.lines) for s in plan_spans(path, size=3, after=first)]
+    [(0, 1), (1, 2), (2, 2)]
     """
     if size < 1:
         raise InputError(f"chunk size {size} is not positive; use a few thousand")
-    with path.open("rb") as handle:
-        total = sum(1 for line in handle if line.strip())
+    spans: list[Span] = []
+    start = 0
+    if after is not None:
+        if _count_lines(path, 0, after.stop) != after.lines:
+            raise InputError(
+                f"{path}: its first {after.lines} records do not end at byte {after.stop}; the "
+                "file changed during the run: run the batch again"
+            )
+        spans.append(after)
+        start = after.stop
+    total = _count_lines(path, start)
     if not total:
-        return []
+        return spans
     count = -(-total // size)  # spans needed
     base, longer = divmod(total, count)  # the first ``longer`` spans take one line more
-    spans: list[Span] = []
-    start = offset = lines = 0
+    first = len(spans)
+    offset, lines = start, 0
     with path.open("rb") as handle:
+        handle.seek(start)
         for line in handle:
             offset += len(line)
             if not line.strip():
                 continue
             lines += 1
-            if lines == base + (len(spans) < longer):
+            if lines == base + (len(spans) - first < longer):
                 spans.append(Span(len(spans), start, offset, lines))
                 start, lines = offset, 0
     return spans
+
+
+def _count_lines(path: Path, start: int, stop: int | None = None) -> int:
+    """Count the non-blank lines of ``path[start:stop]`` (to the end when ``stop`` is None)."""
+    with path.open("rb") as handle:
+        handle.seek(start)
+        if stop is None:
+            return sum(1 for line in handle if line.strip())
+        block = handle.read(stop - start)
+    if block and not block.endswith(b"\n"):
+        return -1  # not on a line end
+    return sum(1 for line in block.split(b"\n") if line.strip())
 
 
 def _lines(path: Path, span: Span) -> Iterator[bytes]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -32,10 +33,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SUGGESTER_FACTORY",
     "RECORDS_FILE",
+    "FirstChunk",
     "PreparedBatch",
     "default_work_dir",
     "discard_records",
     "distributed_notice",
+    "merge_quarantine",
     "prepare_batch",
     "split_ahead",
 ]
@@ -49,6 +52,67 @@ DEFAULT_SUGGESTER_FACTORY = "pipeline.suggest:load_suggester"
 RECORDS_FILE = "records.jsonl"
 #: Quarantined rows, inside the work folder unless another path is given.
 QUARANTINE_FILE = "quarantine.jsonl"
+#: The first chunk's records, copied out while ingest goes on (:class:`FirstChunk`).
+FIRST_RECORDS_FILE = "records.first.jsonl"
+#: The first chunk's id conflicts, until the ingest's quarantine file is there to take them.
+FIRST_QUARANTINE_FILE = "quarantine.first.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class FirstChunk:
+    """The first chunk of a batch, ready while ingest goes on with the rest of the exports.
+
+    Ingest writes its records file under another name and renames it at the end, so the first
+    chunk's records are copied to a file of their own as soon as they are written: the same lines,
+    so ``span`` is also the first span of the finished records file. A batch stores and codes
+    this chunk while the rest is still being redacted.
+
+    Attributes
+    ----------
+    records : Path
+        The first chunk's records (``records.first.jsonl`` in the work folder).
+    span : Span
+        The chunk: index 0, the whole of ``records``.
+    quarantine : Path
+        Where storing the chunk writes records whose id is stored with other content, until
+        :func:`merge_quarantine` adds them to the ingest's quarantine file (the batch empties it
+        before storing the chunk).
+    """
+
+    records: Path
+    span: Span
+    quarantine: Path
+
+
+class _FirstChunkWriter:
+    """Take the first ``size`` record lines as ingest writes them; report them once more follow.
+
+    Reports only when more records follow, so a batch that fits in one chunk is left to go as
+    before (one chunk, once ingest is done).
+    """
+
+    def __init__(self, work_dir: Path, size: int, report: Callable[[FirstChunk], None]) -> None:
+        self.work_dir = work_dir
+        self.size = size
+        self.report = report
+        self.chunk: FirstChunk | None = None
+        self._lines: list[str] = []
+
+    def __call__(self, lines: list[str]) -> None:
+        if self.chunk is not None:
+            return
+        self._lines += lines
+        if len(self._lines) <= self.size:
+            return
+        taken, self._lines = self._lines[: self.size], []
+        records = self.work_dir / FIRST_RECORDS_FILE
+        part = records.with_name(records.name + ".part")
+        with part.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(taken)
+        os.replace(part, records)  # whole or not at all, for a reader of an earlier one
+        span = Span(0, 0, records.stat().st_size, len(taken))
+        self.chunk = FirstChunk(records, span, self.work_dir / FIRST_QUARANTINE_FILE)
+        self.report(self.chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +130,15 @@ class PreparedBatch:
     inputs : tuple of InputKey
         The input files' content hashes, taken before ingest read them (empty when not taken;
         see :meth:`pipeline.batch.ahead.IngestRequest.run`).
+    first : FirstChunk or None
+        The first chunk, when it was reported during ingest (it is also ``spans[0]``).
     """
 
     ingest: IngestSummary
     records: Path
     spans: tuple[Span, ...]
     inputs: tuple[InputKey, ...] = ()
+    first: FirstChunk | None = None
 
 
 def default_work_dir(paths: Sequence[Path]) -> Path:
@@ -100,6 +167,7 @@ def prepare_batch(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     columns: Mapping[str, str] | None = None,
     redact: Redactor | None = None,
+    on_first_chunk: Callable[[FirstChunk], None] | None = None,
 ) -> PreparedBatch:
     """Ingest exports (read, check, deduplicate, redact) into the work folder, and plan chunks.
 
@@ -117,6 +185,10 @@ def prepare_batch(
         Explicit target-to-column mapping (as ``nearmiss ingest --column``).
     redact : Redactor, optional
         The redactor; :func:`pipeline.redact.redact_texts` by default.
+    on_first_chunk : callable, optional
+        Called with the :class:`FirstChunk` as soon as its records are written, while ingest
+        goes on, when there is more than one chunk's worth of records; its span is then the first
+        of the returned spans and the rest are cut after it.
 
     Returns
     -------
@@ -131,12 +203,21 @@ def prepare_batch(
     if chunk_size < 1:
         raise InputError(f"--chunk-size {chunk_size} is not positive; use a few thousand")
     records = work_dir / RECORDS_FILE
+    first = None
+    if on_first_chunk is not None:
+        first = _FirstChunkWriter(work_dir, chunk_size, on_first_chunk)
     summary = ingest_files(
-        paths, records, quarantine or work_dir / QUARANTINE_FILE, columns=columns, redact=redact
+        paths,
+        records,
+        quarantine or work_dir / QUARANTINE_FILE,
+        columns=columns,
+        redact=redact,
+        on_records=first,
     )
-    spans = tuple(plan_spans(records, chunk_size))
+    taken = first.chunk if first is not None else None
+    spans = tuple(plan_spans(records, chunk_size, after=taken.span if taken else None))
     logger.info("batch: %d records in %d chunks of %d", summary.ingested, len(spans), chunk_size)
-    return PreparedBatch(summary, records, spans)
+    return PreparedBatch(summary, records, spans, first=taken)
 
 
 def split_ahead(
@@ -149,7 +230,8 @@ def split_ahead(
     same function and cache (:func:`pipeline.suggest_cache.prepare_cached` with ``redact=False``),
     so that coding finds every narrative prepared. Run in the ingest process, it moves the
     sentence splitting off the process that codes, onto the second core; the cached values are
-    exactly those coding would compute, so the suggestions do not change.
+    exactly those coding would compute, so the suggestions do not change. A first chunk reported
+    during ingest (:attr:`PreparedBatch.first`) is skipped: it is being coded already.
 
     Parameters
     ----------
@@ -163,7 +245,7 @@ def split_ahead(
     Returns
     -------
     int
-        Records prepared (those already in the cache included).
+        Records prepared (those already in the cache included; not those of the first chunk).
     """
     from pipeline.batch.chunks import read_span
     from pipeline.suggest_cache import SuggestCache, prepare_cached
@@ -171,7 +253,7 @@ def split_ahead(
     started = time.perf_counter()
     cache = SuggestCache(cache_dir)
     done = 0
-    for span in prepared.spans:
+    for span in prepared.spans[1:] if prepared.first is not None else prepared.spans:
         done += len(prepare_cached(read_span(prepared.records, span), redact=False, cache=cache))
         if on_chunk is not None:
             on_chunk(span.index)
@@ -181,10 +263,29 @@ def split_ahead(
     return done
 
 
-def discard_records(records: Path) -> None:
-    """Delete a finished run's records file (its narratives are in the store now)."""
-    with suppress(FileNotFoundError):
-        records.unlink()
+def merge_quarantine(first: FirstChunk, quarantine: Path) -> None:
+    """Append the first chunk's quarantined rows to the batch's quarantine file, once it exists.
+
+    Ingest replaces its quarantine file when it finishes, so rows quarantined while storing the
+    first chunk wait in :attr:`FirstChunk.quarantine` until then.
+    """
+    try:
+        rows = first.quarantine.read_bytes()
+    except FileNotFoundError:
+        return
+    with quarantine.open("ab") as handle:
+        handle.write(rows)
+    first.quarantine.unlink()
+
+
+def discard_records(prepared: PreparedBatch) -> None:
+    """Delete a finished run's records files (their narratives are in the store now)."""
+    files = [prepared.records]
+    if prepared.first is not None:
+        files += [prepared.first.records, prepared.first.quarantine]
+    for path in files:
+        with suppress(FileNotFoundError):
+            path.unlink()
 
 
 def distributed_notice(db_url: str, address: str | None) -> str:

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TextIO
@@ -72,6 +72,7 @@ def ingest_files(
     on_id_conflict: IdConflict = IdConflict.QUARANTINE,
     redact: Redactor | None = None,
     batch_size: int = BATCH_SIZE,
+    on_records: Callable[[list[str]], None] | None = None,
 ) -> IngestSummary:
     """Read exports and write de-identified records and quarantined rows as JSON Lines.
 
@@ -96,6 +97,11 @@ def ingest_files(
         The redactor; by default :func:`pipeline.redact.redact_texts`.
     batch_size : int, default=BATCH_SIZE
         Rows redacted and written per batch.
+    on_records : callable, optional
+        Called with the record lines of each batch as they are written (see
+        :class:`~pipeline.ingest.writer.BatchWriter`); they are final (a later row is a duplicate
+        of an earlier one, never the other way round) but the records file is not there until the
+        end.
 
     Returns
     -------
@@ -135,7 +141,12 @@ def ingest_files(
             records = stack.enter_context(_open_for_writing(parts[0]))
             rejected = stack.enter_context(_open_for_writing(parts[1]))
             writer = BatchWriter(
-                records, rejected, redactor, batch_size=batch_size, keep_raw=keep_raw
+                records,
+                rejected,
+                redactor,
+                batch_size=batch_size,
+                keep_raw=keep_raw,
+                on_records=on_records,
             )
             index = IdentityIndex()
             stack.callback(index.close)

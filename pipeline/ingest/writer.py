@@ -107,6 +107,9 @@ class BatchWriter:
         Rows per batch.
     keep_raw : bool, default=False
         Write quarantined records unredacted (they are then personal data in the clear).
+    on_records : callable, optional
+        Called after each batch with the record lines it wrote (redacted JSON lines, in order):
+        a batch can start on the first records while the rest are still being read.
     """
 
     def __init__(
@@ -117,12 +120,14 @@ class BatchWriter:
         *,
         batch_size: int = BATCH_SIZE,
         keep_raw: bool = False,
+        on_records: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.records = records
         self.quarantine = quarantine
         self.redact = redact
         self.batch_size = batch_size
         self.keep_raw = keep_raw
+        self.on_records = on_records
         self._items: list[_Item] = []
 
     def add_record(self, draft: Draft, source: str, row: int) -> None:
@@ -179,13 +184,18 @@ class BatchWriter:
         if len(redacted) != len(texts):
             raise RuntimeError(f"the redactor returned {len(redacted)} texts for {len(texts)}")
         position = 0
+        written: list[str] = []
         for item in items:
             if self._redacts(item):
                 position = _replace_free_text(item, redacted, position)
             if item.reason is None:
-                self.records.write(self._record_line(item))
+                line = self._record_line(item)
+                self.records.write(line)
+                written.append(line)
             else:
                 self.quarantine.write(self._quarantine_line(item))
+        if written and self.on_records is not None:
+            self.on_records(written)
 
     def _redacts(self, item: _Item) -> bool:
         """Whether an item's free text is redacted (always, but quarantine with keep_raw)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,13 +12,17 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline.batch import (
+    RECORDS_FILE,
     BatchTally,
+    FirstChunk,
     Span,
     code_stored,
     default_work_dir,
+    discard_records,
     distributed_notice,
     get_suggester,
     load_factory,
+    merge_quarantine,
     plan_spans,
     prepare_batch,
     read_span,
@@ -28,6 +33,7 @@ from pipeline.batch.progress import NullProgress, current_progress, reporting
 from pipeline.errors import BundleError, InputError, StoreError
 from pipeline.record import Record
 from pipeline.store import Narrative, Suggestion, SuggestionSet, dispose_engines, session_scope
+from tests.flows.conftest import write_export
 from tests.flows.fakes import FACTORY, FakeSuggester, FakeSuggestionSet
 from tests.pipeline.store_support import make_records
 
@@ -80,6 +86,61 @@ def test_a_changed_records_file_is_an_error_without_text(tmp_path: Path) -> None
     with pytest.raises(InputError, match="changed during the run") as caught:
         read_span(path, span)
     assert "Ann" not in str(caught.value)
+
+
+def test_spans_after_a_first_span_cut_the_rest_evenly(tmp_path: Path) -> None:
+    records = make_records(11)
+    path = _write_records(tmp_path / "records.jsonl", records, blank_every=3)
+    first = plan_spans(path, 4)[0]
+    spans = plan_spans(path, 3, after=first)
+    assert spans[0] == first
+    assert [(s.index, s.lines) for s in spans] == [(0, 4), (1, 3), (2, 2), (3, 2)]
+    read = [r for span in spans for r in read_span(path, span)]
+    assert [r.id for r in read] == [r.id for r in records]
+    assert plan_spans(path, 3, after=plan_spans(path, 11)[0]) == plan_spans(path, 11)
+
+
+def test_a_first_span_the_file_does_not_start_with_is_an_error(tmp_path: Path) -> None:
+    path = _write_records(tmp_path / "records.jsonl", make_records(5))
+    first = plan_spans(path, 2)[0]
+    for wrong in (dataclasses.replace(first, lines=3), dataclasses.replace(first, stop=10)):
+        with pytest.raises(InputError, match="changed during the run"):
+            plan_spans(path, 2, after=wrong)
+
+
+def test_the_first_chunk_is_reported_once_while_ingest_goes_on(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 10, bad=1)
+    work = tmp_path / "work"
+    reported: list[FirstChunk] = []
+
+    def report(chunk: FirstChunk) -> None:
+        assert not (work / RECORDS_FILE).exists()  # ingest has not finished
+        reported.append(chunk)
+
+    prepared = prepare_batch([export], work, chunk_size=4, on_first_chunk=report)
+    assert reported == [prepared.first] and prepared.spans[0] == reported[0].span
+    assert [span.lines for span in prepared.spans] == [4, 3, 3]
+    first = reported[0]
+    assert read_span(first.records, first.span) == read_span(prepared.records, prepared.spans[0])
+    discard_records(prepared)
+    assert sorted(path.name for path in work.iterdir()) == ["quarantine.jsonl"]
+    for size in (10, 11):  # one chunk: nothing to report
+        alone = prepare_batch([export], tmp_path / "alone", chunk_size=size, on_first_chunk=report)
+        assert alone.first is None and len(reported) == 1
+
+
+def test_the_first_chunks_quarantined_rows_join_the_quarantine_file(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 6, bad=1)
+    prepared = prepare_batch([export], tmp_path / "work", chunk_size=2, on_first_chunk=id)
+    first = prepared.first
+    assert first is not None
+    quarantine = Path(prepared.ingest.quarantine)
+    before = quarantine.read_text("utf-8")
+    first.quarantine.write_text('{"reason": "id_conflict: x"}\n', "utf-8")
+    merge_quarantine(first, quarantine)
+    merge_quarantine(first, quarantine)  # once only
+    assert quarantine.read_text("utf-8") == before + '{"reason": "id_conflict: x"}\n'
+    assert not first.quarantine.exists()
 
 
 # Storing ---------------------------------------------------------------------------------------

@@ -16,11 +16,14 @@ from pipeline.batch import (
     PreparedBatch,
     cancel_ingest,
     finish_ingest,
+    first_chunk,
     hash_inputs,
+    read_span,
     run_ingest,
     start_ingest,
     wait_for_sentences,
 )
+from pipeline.batch.prepare import FIRST_RECORDS_FILE, RECORDS_FILE
 from pipeline.errors import InputError
 from tests.flows.conftest import write_export
 
@@ -121,7 +124,6 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
 ) -> None:
     """The child fills the suggestion cache with what coding would compute from the records."""
     import pipeline.sentences
-    from pipeline.batch import read_span
     from pipeline.config import get_settings
     from pipeline.suggest_cache import SuggestCache, prepare_cached
 
@@ -130,22 +132,60 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
     export = write_export(tmp_path / "export.csv", 20, bad=2)
     request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=7, sentences=True)
     prepared = run_ingest(request, separate_process=True)  # returns before the sentences
+    # The first chunk was reported during ingest, for the flow to code at once: not split ahead.
+    assert prepared.first is not None and prepared.first.span == prepared.spans[0]
     assert [wait_for_sentences(request.work_dir, span.index) for span in prepared.spans] == [
-        True
-    ] * len(prepared.spans)
+        False
+    ] + [True] * (len(prepared.spans) - 1)
     finish_ingest(request.work_dir)
-    assert not wait_for_sentences(request.work_dir, 0)  # forgotten: nothing to wait for
-    records = [record for span in prepared.spans for record in read_span(prepared.records, span)]
-    expected = pipeline.sentences.prepare_records(records, redact=False)
+    assert not wait_for_sentences(request.work_dir, 1)  # forgotten: nothing to wait for
+    first = read_span(prepared.records, prepared.spans[0])
+    rest = [record for span in prepared.spans[1:] for record in read_span(prepared.records, span)]
+    expected = pipeline.sentences.prepare_records(rest, redact=False)
 
     def no_splitting(*args: object, **kwargs: object) -> None:
         raise AssertionError("coding split a narrative the ingest had split")
 
     monkeypatch.setattr(pipeline.sentences, "prepare_records", no_splitting)
     cache = SuggestCache(tmp_path / "cache")
-    assert prepare_cached(records, redact=False, cache=cache) == expected
-    assert len(expected) == 20 and all(ready.sentences for ready in expected)
+    assert prepare_cached(rest, redact=False, cache=cache) == expected
+    assert len(expected) == 20 - 7 and all(ready.sentences for ready in expected)
+    with pytest.raises(AssertionError, match="coding split"):  # the first chunk is coding's
+        prepare_cached(first, redact=False, cache=cache)
     get_settings.cache_clear()
+
+
+def test_the_first_chunk_is_reported_before_the_ingest_ends(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 1500)
+    request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=500)
+    start_ingest(request)
+    first = first_chunk(request)
+    assert first is not None
+    # The writer redacts 256 rows at a time: reported after 512, with about 1,000 rows to go.
+    assert not request.work_dir.joinpath(RECORDS_FILE).exists()
+    assert (first.span.index, first.span.start, first.span.lines) == (0, 0, 500)
+    prepared = run_ingest(request)
+    assert prepared.first == first
+    assert [span.lines for span in prepared.spans] == [500, 500, 500]
+    assert read_span(first.records, first.span) == read_span(prepared.records, prepared.spans[0])
+
+
+def test_no_first_chunk_when_the_records_fit_in_one(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 7, bad=3)
+    request = _request(tmp_path, export, "work")  # chunks of 7
+    start_ingest(request)
+    assert first_chunk(request) is None  # waits for the ingest to end without one
+    prepared = run_ingest(request)
+    assert prepared.first is None and [span.lines for span in prepared.spans] == [7]
+    assert not request.work_dir.joinpath(FIRST_RECORDS_FILE).exists()
+
+
+def test_no_first_chunk_without_a_process_for_the_request(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 20)
+    assert first_chunk(_request(tmp_path, export, "work")) is None
+    start_ingest(_request(tmp_path, export, "work"))
+    other = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=3)
+    assert first_chunk(other) is None  # the running process ingests another request
 
 
 def test_an_ingest_without_sentences_leaves_the_cache_alone(
@@ -176,7 +216,8 @@ def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
     with caplog.at_level(logging.WARNING, logger="pipeline.batch.ahead"):
         prepared = run_ingest(request, separate_process=True)
         assert prepared.ingest.ingested == 10 and len(prepared.spans) == 3
-        assert not wait_for_sentences(request.work_dir, 0)
+        assert not wait_for_sentences(request.work_dir, 0)  # the first chunk: coding's anyway
+        assert not wait_for_sentences(request.work_dir, 1)  # could not be split ahead
         finish_ingest(request.work_dir)
     assert "coding splits them instead" in caplog.text
     get_settings.cache_clear()

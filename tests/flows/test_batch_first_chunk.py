@@ -1,0 +1,112 @@
+"""The first chunk is stored and coded while the ingest process redacts the rest."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+import pipeline.batch
+from flows.batch import code_batch
+from pipeline.batch import BatchSummary, PreparedBatch, Span
+from pipeline.batch.prepare import FIRST_QUARANTINE_FILE, FIRST_RECORDS_FILE, RECORDS_FILE
+from pipeline.errors import InputError
+from tests.flows import fakes
+from tests.flows.conftest import write_export
+
+pytestmark = pytest.mark.usefixtures("data_dir")
+
+
+def _run(export: Path, store: str, *, work_dir: Path, ingest_process: bool = True) -> BatchSummary:
+    return code_batch(  # type: ignore[no-any-return]
+        paths=[export],
+        db=SecretStr(store),
+        suggester_factory=fakes.FACTORY,
+        retries=0,
+        chunk_size=8,
+        work_dir=work_dir,
+        ingest_process=ingest_process,
+    )
+
+
+@pytest.fixture
+def stored_spans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record which file and chunk each store task reads."""
+    calls: list[tuple[str, int]] = []
+    original = pipeline.batch.store_chunk
+
+    def spy(records: Path, span: Span, *args: Any, **kwargs: Any) -> Any:
+        calls.append((records.name, span.index))
+        return original(records, span, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.batch, "store_chunk", spy)
+    return calls
+
+
+def test_the_first_chunk_comes_from_the_ingest_before_it_ends(
+    store: str, tmp_path: Path, stored_spans: list[tuple[str, int]]
+) -> None:
+    export = write_export(tmp_path / "export.csv", 30, bad=2)
+    summary = _run(export, store, work_dir=tmp_path / "work")
+    assert stored_spans == [
+        (FIRST_RECORDS_FILE, 0),  # read from its own file, before the records file is there
+        (RECORDS_FILE, 1),
+        (RECORDS_FILE, 2),
+        (RECORDS_FILE, 3),
+    ]
+    assert (summary.read, summary.ingested, summary.quarantined, summary.chunks) == (32, 30, 2, 4)
+    assert (summary.stored, summary.coded, summary.already_coded) == (30, 30, 0)
+    assert summary.reconciles
+    left = sorted(path.name for path in (tmp_path / "work").iterdir())
+    assert left == ["quarantine.jsonl"]  # the records files are gone, the quarantine stays
+
+
+def test_a_first_chunk_stored_and_coded_before_is_counted_once(
+    store: str, tmp_path: Path, stored_spans: list[tuple[str, int]]
+) -> None:
+    export = write_export(tmp_path / "export.csv", 30)
+    _run(export, store, work_dir=tmp_path / "work", ingest_process=False)
+    again = _run(export, store, work_dir=tmp_path / "work")
+    assert stored_spans[-4][0] == FIRST_RECORDS_FILE
+    assert (again.ingested, again.stored, again.coded, again.already_coded) == (30, 0, 0, 30)
+    assert again.reconciles
+
+
+def test_id_conflicts_in_the_first_chunk_reach_the_quarantine_file(
+    store: str, tmp_path: Path
+) -> None:
+    export = write_export(tmp_path / "export.csv", 20)
+    _run(export, store, work_dir=tmp_path / "one", ingest_process=False)
+    rows = list(csv.reader(export.open(encoding="utf-8", newline="")))
+    rows[2][3] = "Edited: the repeat prescription was checked twice before it was signed."
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    summary = _run(edited, store, work_dir=tmp_path / "two")
+    assert (summary.ingested, summary.quarantined, summary.reasons) == (19, 1, {"id_conflict": 1})
+    assert summary.reconciles
+    quarantined = Path(summary.quarantine).read_text("utf-8").splitlines()
+    (line,) = [json.loads(text) for text in quarantined]
+    assert (line["record"]["id"], line["row"]) == ("GP-00001", 2)
+    assert line["reason"].startswith("id_conflict: ")
+    assert not (tmp_path / "two" / FIRST_QUARANTINE_FILE).exists()
+
+
+def test_an_ingest_that_disowns_the_first_chunk_fails_the_run(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a retried ingest of exports that changed meanwhile would: never counted twice."""
+    original = pipeline.batch.run_ingest
+
+    def retried(*args: Any, **kwargs: Any) -> PreparedBatch:
+        return dataclasses.replace(original(*args, **kwargs), first=None)
+
+    monkeypatch.setattr(pipeline.batch, "run_ingest", retried)
+    export = write_export(tmp_path / "export.csv", 20)
+    with pytest.raises(InputError, match="exports changed during the batch"):
+        _run(export, store, work_dir=tmp_path / "work")
