@@ -254,11 +254,16 @@ def format_taxonomy(taxonomy: Taxonomy, scheme: str | None = None) -> str:
     return "\n".join(lines)
 
 
+#: PyYAML's safe loader, in C when libyaml is there: the same result, measured 0.11 -> 0.01 s for
+#: the shipped taxonomy, which every process that codes loads.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise TaxonomyError(f"{path}: no such taxonomy file; check the path or NEARMISS_TAXONOMY")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         reason = str(error).replace("\n", " ")
         raise TaxonomyError(f"{path}: not valid YAML ({reason}); fix the file") from None
