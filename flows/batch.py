@@ -285,7 +285,8 @@ def code_batch(
             if first is not None:
                 first.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
                 stored_first = store(first.records, first.span, url, bundle.name, first.quarantine)
-                if stored_first.uncoded:  # its sentences are split by coding, not ahead
+                if stored_first.uncoded:  # split into sentences before it was reported
+                    batch.wait_for_sentences(request.work_dir, first.span.index)
                     submit_coding(runner, stored_first)
                 prepared = ingesting.result()
             assert prepared is not None

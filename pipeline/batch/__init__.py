@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         merge_quarantine,
         prepare_batch,
         split_ahead,
+        split_first,
     )
     from pipeline.batch.progress import (
         NullProgress,
@@ -129,6 +130,7 @@ _SUBMODULES = {
         "merge_quarantine",
         "prepare_batch",
         "split_ahead",
+        "split_first",
     ),
     "progress": (
         "NullProgress",
@@ -202,6 +204,7 @@ __all__ = [
     "plan_spans",
     "prepare_batch",
     "split_ahead",
+    "split_first",
     "read_span",
     "record_finished",
     "reporting",

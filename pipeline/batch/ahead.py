@@ -13,15 +13,16 @@ for the same :class:`IngestRequest` (:func:`run_ingest`), or starts its own. A p
 without a result (killed, out of memory) is an :class:`~pipeline.errors.InputError` naming its exit
 code; nothing half-written reaches the store, which only reads the records file after ingest.
 
-While it ingests, the process reports the first chunk as soon as its records are written
-(:func:`first_chunk`, a :class:`~pipeline.batch.prepare.FirstChunk`), so that the flow stores and
-codes it while the rest is still being redacted, rather than wait for the whole ingest with a
-core idle. After ingesting, the process splits the other narratives into sentences for coding,
-chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`), then stays on as a second
-coder: once told which bundle codes the run (:func:`start_helping`), it loads it and codes
-chunks the flow hands it (:func:`code_chunk`) while this process codes others, so that coding
-uses both cores too. Each chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one
-process or the other, with the same transactions; a chunk whose helper dies is coded here instead.
+While it ingests, the process reports the first chunk as soon as its records are written and
+split into sentences (:func:`first_chunk`, a :class:`~pipeline.batch.prepare.FirstChunk`), so
+that the flow stores and codes it while the rest is still being redacted, rather than wait for the
+whole ingest with a core idle. After ingesting, the process splits the other narratives into
+sentences for coding, chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`), then
+stays on as a second coder: once told which bundle codes the run (:func:`start_helping`), it
+loads it and codes chunks the flow hands it (:func:`code_chunk`) while this process codes others,
+so that coding uses both cores too. Each chunk is coded by
+:func:`~pipeline.batch.coding.code_stored` in one process or the other, with the same
+transactions; a chunk whose helper dies is coded here instead.
 
 >>> request = IngestRequest.of([Path("exports")], work_dir=Path("work"))
 >>> request.columns
@@ -51,6 +52,7 @@ from pipeline.batch.prepare import (
     default_work_dir,
     prepare_batch,
     split_ahead,
+    split_first,
 )
 from pipeline.errors import InputError, NearMissError
 
@@ -143,6 +145,15 @@ class IngestRequest:
         )
         return replace(prepared, inputs=inputs)
 
+    def split_first(self, first: FirstChunk) -> bool:
+        """Split the first chunk into sentences, if the request asks for it; return whether done."""
+        if not self.sentences:
+            return False
+        from pipeline.config import get_settings
+
+        split_first(first, get_settings().cache_dir)
+        return True
+
     def split(self, prepared: PreparedBatch, on_chunk: Callable[[int], None] | None = None) -> None:
         """Split the ingested records into sentences, if the request asks for it."""
         if self.sentences:
@@ -161,7 +172,8 @@ def _child_main() -> None:
     """Run a request in the child process :class:`IngestProcess` starts.
 
     Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("first",
-    FirstChunk)`` when the first chunk is written and more records follow; ``("result",
+    FirstChunk)`` when the first chunk is written and more records follow, after ``("split", 0)``
+    when its sentences were split (coding splits them if that failed); ``("result",
     PreparedBatch)`` or ``("error", exception)`` once ingested; then (when the request splits
     sentences) ``("split", index)`` as each chunk's sentences reach the cache, or ``("split-error",
     exception)`` if splitting fails (coding then splits those chunks itself); then ``("split-end",
@@ -182,6 +194,17 @@ def _child_main() -> None:
         channel.write(payload)
         channel.flush()
 
+    def report_first(chunk: FirstChunk) -> None:
+        try:
+            if request.split_first(chunk):
+                send("split", chunk.span.index)
+        except Exception as error:  # noqa: BLE001 - coding splits the chunk itself
+            logger.warning(
+                "splitting the first chunk ahead failed (%s); coding splits it instead",
+                type(error).__name__,
+            )
+        send("first", chunk)
+
     try:
         # Collection has been paused since the interpreter started (_CHILD): load the redactor
         # (spaCy), then leave what start-up built out of later collections (pipeline.collector).
@@ -189,7 +212,7 @@ def _child_main() -> None:
 
         redact_texts(["start-up"])
         collector.settle()
-        prepared = request.ingest(lambda chunk: send("first", chunk))
+        prepared = request.ingest(report_first)
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         send("error", error)
         return
@@ -266,7 +289,7 @@ class IngestProcess:
         self._first: Future[FirstChunk | None] = Future()  # None: ingest ended without one
         self._changed = threading.Condition()
         self._split: set[int] = set()
-        self._unsplit: set[int] = set()  # chunks the process will not split (the first chunk)
+        self._unsplit: set[int] = set()  # chunks it will split no more (the first chunk)
         self._over = False  # no more chunks will be split (all done, failed, or the child ended)
         self._alive = True
         self._loaded = False  # a bundle is loaded there: chunks may be coded there
@@ -520,9 +543,9 @@ def _process_of(work_dir: Path) -> IngestProcess | None:
 def first_chunk(request: IngestRequest) -> FirstChunk | None:
     """Wait for the first chunk of the process ingesting ``request``, or for its ingest to end.
 
-    The first chunk is reported as soon as its records are written, when more records follow:
-    store and code it, then wait for the ingest (:func:`run_ingest`) and go on from its second
-    span. The process does not split the first chunk's sentences (coding does).
+    The first chunk is reported as soon as its records are written (and split into sentences, when
+    the request asks for it), when more records follow: store and code it, then wait for the
+    ingest (:func:`run_ingest`) and go on from its second span.
 
     Returns
     -------

@@ -41,6 +41,7 @@ __all__ = [
     "merge_quarantine",
     "prepare_batch",
     "split_ahead",
+    "split_first",
 ]
 
 logger = logging.getLogger(__name__)
@@ -231,7 +232,8 @@ def split_ahead(
     so that coding finds every narrative prepared. Run in the ingest process, it moves the
     sentence splitting off the process that codes, onto the second core; the cached values are
     exactly those coding would compute, so the suggestions do not change. A first chunk reported
-    during ingest (:attr:`PreparedBatch.first`) is skipped: it is being coded already.
+    during ingest (:attr:`PreparedBatch.first`) is skipped: it was split before it was reported
+    (:func:`split_first`).
 
     Parameters
     ----------
@@ -261,6 +263,24 @@ def split_ahead(
         "batch: %d records split into sentences in %.1f s", done, time.perf_counter() - started
     )
     return done
+
+
+def split_first(first: FirstChunk, cache_dir: Path) -> int:
+    """Split the first chunk's records into sentences, into the suggestion cache.
+
+    As :func:`split_ahead` does for the other chunks; the ingest process calls this before it
+    reports the chunk, so that the process that codes it never loads spaCy to split it.
+
+    Returns
+    -------
+    int
+        Records prepared.
+    """
+    from pipeline.batch.chunks import read_span
+    from pipeline.suggest_cache import SuggestCache, prepare_cached
+
+    cache = SuggestCache(cache_dir)
+    return len(prepare_cached(read_span(first.records, first.span), redact=False, cache=cache))
 
 
 def merge_quarantine(first: FirstChunk, quarantine: Path) -> None:

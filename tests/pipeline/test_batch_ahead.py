@@ -132,26 +132,23 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
     export = write_export(tmp_path / "export.csv", 20, bad=2)
     request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=7, sentences=True)
     prepared = run_ingest(request, separate_process=True)  # returns before the sentences
-    # The first chunk was reported during ingest, for the flow to code at once: not split ahead.
+    # The first chunk was reported during ingest, split already, for the flow to code at once.
     assert prepared.first is not None and prepared.first.span == prepared.spans[0]
     assert [wait_for_sentences(request.work_dir, span.index) for span in prepared.spans] == [
-        False
-    ] + [True] * (len(prepared.spans) - 1)
+        True
+    ] * len(prepared.spans)
     finish_ingest(request.work_dir)
-    assert not wait_for_sentences(request.work_dir, 1)  # forgotten: nothing to wait for
-    first = read_span(prepared.records, prepared.spans[0])
-    rest = [record for span in prepared.spans[1:] for record in read_span(prepared.records, span)]
-    expected = pipeline.sentences.prepare_records(rest, redact=False)
+    assert not wait_for_sentences(request.work_dir, 0)  # forgotten: nothing to wait for
+    records = [record for span in prepared.spans for record in read_span(prepared.records, span)]
+    expected = pipeline.sentences.prepare_records(records, redact=False)
 
     def no_splitting(*args: object, **kwargs: object) -> None:
         raise AssertionError("coding split a narrative the ingest had split")
 
     monkeypatch.setattr(pipeline.sentences, "prepare_records", no_splitting)
     cache = SuggestCache(tmp_path / "cache")
-    assert prepare_cached(rest, redact=False, cache=cache) == expected
-    assert len(expected) == 20 - 7 and all(ready.sentences for ready in expected)
-    with pytest.raises(AssertionError, match="coding split"):  # the first chunk is coding's
-        prepare_cached(first, redact=False, cache=cache)
+    assert prepare_cached(records, redact=False, cache=cache) == expected
+    assert len(expected) == 20 and all(ready.sentences for ready in expected)
     get_settings.cache_clear()
 
 
@@ -216,8 +213,9 @@ def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
     with caplog.at_level(logging.WARNING, logger="pipeline.batch.ahead"):
         prepared = run_ingest(request, separate_process=True)
         assert prepared.ingest.ingested == 10 and len(prepared.spans) == 3
-        assert not wait_for_sentences(request.work_dir, 0)  # the first chunk: coding's anyway
-        assert not wait_for_sentences(request.work_dir, 1)  # could not be split ahead
+        assert prepared.first is not None  # reported all the same, for coding to split
+        assert not wait_for_sentences(request.work_dir, 0)
+        assert not wait_for_sentences(request.work_dir, 1)
         finish_ingest(request.work_dir)
     assert "coding splits them instead" in caplog.text
     get_settings.cache_clear()
