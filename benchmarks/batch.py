@@ -17,6 +17,10 @@ Prints, from one invocation:
   goal: at most 10%) and in CPU time (the extra work, which the batch's second core partly hides):
   medians of ``--repeat`` batch and plain runs (default 3), alternating, each from empty stores and
   caches, since one run of either varies by 10-15% on a shared 2-core machine;
+* the same batch against a Prefect server that is already running (``prefect server start``,
+  services on, as for deployments or a team that batches often; its own database), alternating
+  with the two above: the temporary server's start-up is then not paid per run, and the server's
+  CPU during each run is counted with the batch's;
 * an unchanged re-run of the same command (goal: at most 10% of the first run);
 * a bare ``SentenceTransformer.encode`` of the same (redacted) texts with the bundle's embedding
   model, loaded before the clock starts. With the static default model this line cannot meet
@@ -31,6 +35,7 @@ Whatever ``pipeline.suggest.load_suggester`` returns codes the narratives (``NEA
 harness without a model (the comparisons are then meaningless and skipped).
 
     .venv/bin/python benchmarks/batch.py [--rows 5000] [--large 50000] [--repeat 3] [--model DIR]
+        [--no-running-server]
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -103,6 +110,53 @@ def create_prefect_database(env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
     return time.perf_counter() - started
+
+
+def start_prefect_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``prefect server start`` on a free loopback port; return it and its API URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--no-ui"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with direct.open(f"{api}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return process, api
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("prefect server start did not answer within 10 minutes")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return total
 
 
 def bare_encode(records: Path, model: str) -> dict[str, Any]:
@@ -204,6 +258,12 @@ def main() -> None:
         "--repeat", type=int, default=3, help="alternating batch and plain runs (medians)"
     )
     parser.add_argument("--suggester-factory", help="module:function (default: pipeline.suggest)")
+    parser.add_argument(
+        "--no-running-server",
+        dest="running_server",
+        action="store_false",
+        help="skip the runs against an already running Prefect server",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -222,116 +282,163 @@ def main() -> None:
         env.pop("PREFECT_API_URL", None)  # the temporary local server, as a user runs it
         once = create_prefect_database(env)
         print(f"Prefect's database created once per machine (first flow run ever): {once:.1f} s")
-        peaks: dict[int, float] = {}
-        for rows in dict.fromkeys(r for r in (args.rows, args.large) if r):
-            folder = root / f"run-{rows}"
-            folder.mkdir()
-            export = folder / "export.csv"
-            write_export(export, rows)
-            env["NEARMISS_CACHE_DIR"] = str(folder / "cache")
-            print(f"{rows} narratives: first run ...", file=sys.stderr, flush=True)
-            run = run_batch(export, folder, env, extra)
-            first, summary, peaks[rows] = run.seconds, run.output, run.peak
-            coded = int(summary["coded"])
-            flow = float(summary["seconds"])
-            ingest, store, code = (
-                float(summary[key]) for key in ("ingest_seconds", "store_seconds", "code_seconds")
-            )
+        server: subprocess.Popen[bytes] | None = None
+        served_env: dict[str, str] = {}
+        if args.running_server and not args.suggester_factory:
+            started = time.perf_counter()
+            served_env = {**env, "PREFECT_HOME": str(root / "prefect-server")}
+            server, served_env["PREFECT_API_URL"] = start_prefect_server(served_env)
             print(
-                f"{rows:>6} narratives: nearmiss batch {first:7.1f} s "
-                f"({coded / first:5.1f} narratives/s; model {summary['model']}; "
-                f"{summary['chunks']} chunks), CPU {run.cpu:.1f} s, peak RSS {peaks[rows]:7.1f} MiB"
+                f"A running Prefect server (prefect server start, services on) up in "
+                f"{time.perf_counter() - started:.1f} s, before the timed runs"
             )
-            print(
-                f"{'':>6}  where the time goes: start-up and shut-down {first - flow:5.1f} s "
-                f"(imports, model and Prefect's server; ingest+redact {ingest:.1f} s runs beside "
-                f"them in another process from the start); flow {flow:5.1f} s: store narratives "
-                f"{store:4.1f} s, coding {code:5.1f} s (suggest + store suggestions; overlaps "
-                f"storing), rest {flow - store - code:+5.1f} s (waiting for ingest, Prefect, less "
-                "the overlap)"
-            )
-            if rows != args.rows:
-                if not args.suggester_factory:  # at scale: one run each, for the trend
-                    plain_folder = root / f"plain-{rows}"
-                    plain_folder.mkdir()
-                    plain = in_process(export, plain_folder, env, args.model)
-                    print(
-                        f"{'':>6}  same work in one process {plain['seconds']:7.1f} s (load "
-                        f"{plain['load']:.1f} s, ingest+redact {plain['ingest']:.1f} s, suggest "
-                        f"{plain['suggest']:.1f} s): orchestration + store overhead "
-                        f"{100 * (first - plain['seconds']) / plain['seconds']:+.1f}% at this size "
-                        "(one run each)"
-                    )
-                continue
-            again = run_batch(export, folder, env, extra)
-            rerun = again.seconds
-            print(
-                f"{'':>6}  unchanged re-run {rerun:7.1f} s = {100 * rerun / first:5.1f}% of the "
-                f"first (goal <= 10%); coded {again.output['coded']}, already coded "
-                f"{again.output['already_coded']}"
-            )
-            if args.suggester_factory:
-                print(f"{'':>6}  comparisons skipped: {args.suggester_factory} embeds nothing")
-                continue
-            # Batch and plain runs alternate, each in a fresh folder (empty store and caches), so
-            # that a slow spell of a shared machine does not fall on one side only.
-            batches, plains = [run], []
-            for i in range(args.repeat):
-                if i:
-                    again_folder = root / f"run-{rows}-{i}"
-                    again_folder.mkdir()
-                    env["NEARMISS_CACHE_DIR"] = str(again_folder / "cache")
-                    batches.append(run_batch(export, again_folder, env, extra))
-                plain_folder = root / f"plain-{rows}-{i}"
+        try:
+            run_sizes(args, root, env, extra, server, served_env)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=60)
+
+
+def run_sizes(
+    args: argparse.Namespace,
+    root: Path,
+    env: dict[str, str],
+    extra: list[str],
+    server: subprocess.Popen[bytes] | None,
+    served_env: dict[str, str],
+) -> None:
+    """Run and print the benchmark at each size (see the module docstring)."""
+    peaks: dict[int, float] = {}
+    for rows in dict.fromkeys(r for r in (args.rows, args.large) if r):
+        folder = root / f"run-{rows}"
+        folder.mkdir()
+        export = folder / "export.csv"
+        write_export(export, rows)
+        env["NEARMISS_CACHE_DIR"] = str(folder / "cache")
+        print(f"{rows} narratives: first run ...", file=sys.stderr, flush=True)
+        run = run_batch(export, folder, env, extra)
+        first, summary, peaks[rows] = run.seconds, run.output, run.peak
+        coded = int(summary["coded"])
+        flow = float(summary["seconds"])
+        ingest, store, code = (
+            float(summary[key]) for key in ("ingest_seconds", "store_seconds", "code_seconds")
+        )
+        print(
+            f"{rows:>6} narratives: nearmiss batch {first:7.1f} s "
+            f"({coded / first:5.1f} narratives/s; model {summary['model']}; "
+            f"{summary['chunks']} chunks), CPU {run.cpu:.1f} s, peak RSS {peaks[rows]:7.1f} MiB"
+        )
+        print(
+            f"{'':>6}  where the time goes: start-up and shut-down {first - flow:5.1f} s "
+            f"(imports, model and Prefect's server; ingest+redact {ingest:.1f} s runs beside "
+            f"them in another process from the start); flow {flow:5.1f} s: store narratives "
+            f"{store:4.1f} s, coding {code:5.1f} s (suggest + store suggestions; overlaps "
+            f"storing), rest {flow - store - code:+5.1f} s (waiting for ingest, Prefect, less "
+            "the overlap)"
+        )
+        if rows != args.rows:
+            if not args.suggester_factory:  # at scale: one run each, for the trend
+                plain_folder = root / f"plain-{rows}"
                 plain_folder.mkdir()
-                plains.append(in_process(export, plain_folder, env, args.model))
-            batch_s = statistics.median(b.seconds for b in batches)
-            plain_seconds = [p["seconds"] for p in plains]
-            plain = sorted(plains, key=lambda p: float(p["seconds"]))[len(plains) // 2]
-            batch_cpu = statistics.median(b.cpu for b in batches)
-            overhead = 100 * (batch_s - plain["seconds"]) / plain["seconds"]
-            # Each batch run against the plain run next to it: less moved by a slow spell.
-            pairs = [
-                100 * (b.seconds / p_s - 1) for b, p_s in zip(batches, plain_seconds, strict=True)
+                plain = in_process(export, plain_folder, env, args.model)
+                print(
+                    f"{'':>6}  same work in one process {plain['seconds']:7.1f} s (load "
+                    f"{plain['load']:.1f} s, ingest+redact {plain['ingest']:.1f} s, suggest "
+                    f"{plain['suggest']:.1f} s): orchestration + store overhead "
+                    f"{100 * (first - plain['seconds']) / plain['seconds']:+.1f}% at this size "
+                    "(one run each)"
+                )
+            continue
+        again = run_batch(export, folder, env, extra)
+        rerun = again.seconds
+        print(
+            f"{'':>6}  unchanged re-run {rerun:7.1f} s = {100 * rerun / first:5.1f}% of the "
+            f"first (goal <= 10%); coded {again.output['coded']}, already coded "
+            f"{again.output['already_coded']}"
+        )
+        if args.suggester_factory:
+            print(f"{'':>6}  comparisons skipped: {args.suggester_factory} embeds nothing")
+            continue
+        # Batch and plain runs alternate, each in a fresh folder (empty store and caches), so
+        # that a slow spell of a shared machine does not fall on one side only.
+        batches, plains, served = [run], [], []
+        for i in range(args.repeat):
+            if i:
+                again_folder = root / f"run-{rows}-{i}"
+                again_folder.mkdir()
+                env["NEARMISS_CACHE_DIR"] = str(again_folder / "cache")
+                batches.append(run_batch(export, again_folder, env, extra))
+            plain_folder = root / f"plain-{rows}-{i}"
+            plain_folder.mkdir()
+            plains.append(in_process(export, plain_folder, env, args.model))
+            if server is not None:
+                served_folder = root / f"served-{rows}-{i}"
+                served_folder.mkdir()
+                served_env["NEARMISS_CACHE_DIR"] = str(served_folder / "cache")
+                before = tree_cpu(server.pid)
+                done = run_batch(export, served_folder, served_env, extra)
+                served.append(done._replace(cpu=done.cpu + tree_cpu(server.pid) - before))
+        batch_s = statistics.median(b.seconds for b in batches)
+        plain_seconds = [p["seconds"] for p in plains]
+        plain = sorted(plains, key=lambda p: float(p["seconds"]))[len(plains) // 2]
+        batch_cpu = statistics.median(b.cpu for b in batches)
+        overhead = 100 * (batch_s - plain["seconds"]) / plain["seconds"]
+        # Each batch run against the plain run next to it: less moved by a slow spell.
+        pairs = [100 * (b.seconds / p_s - 1) for b, p_s in zip(batches, plain_seconds, strict=True)]
+        print(
+            f"{'':>6}  same work in one process, no Prefect, no store "
+            f"{plain['seconds']:7.1f} s "
+            f"(load {plain['load']:.1f} s, ingest+redact {plain['ingest']:.1f} s, suggest "
+            f"{plain['suggest']:.1f} s): orchestration + store overhead {overhead:+.1f}% "
+            f"(goal <= +10%; medians of {args.repeat} alternating runs: batch "
+            f"{'/'.join(f'{b.seconds:.1f}' for b in batches)} s, plain "
+            f"{'/'.join(f'{float(p_s):.1f}' for p_s in plain_seconds)} s); per pair: "
+            f"median {statistics.median(pairs):+.1f}%, {sum(o <= 10 for o in pairs)} of "
+            f"{len(pairs)} within +10%"
+        )
+        print(
+            f"{'':>6}  CPU time (medians): batch {batch_cpu:.1f} s, same work in one process "
+            f"{plain['cpu']:.1f} s ({100 * (batch_cpu - plain['cpu']) / plain['cpu']:+.1f}%: "
+            "the batch's extra work, which a second core partly hides)"
+        )
+        if served:
+            served_s = statistics.median(b.seconds for b in served)
+            served_pairs = [
+                100 * (b.seconds / p_s - 1) for b, p_s in zip(served, plain_seconds, strict=True)
             ]
             print(
-                f"{'':>6}  same work in one process, no Prefect, no store "
-                f"{plain['seconds']:7.1f} s "
-                f"(load {plain['load']:.1f} s, ingest+redact {plain['ingest']:.1f} s, suggest "
-                f"{plain['suggest']:.1f} s): orchestration + store overhead {overhead:+.1f}% "
-                f"(goal <= +10%; medians of {args.repeat} alternating runs: batch "
-                f"{'/'.join(f'{b.seconds:.1f}' for b in batches)} s, plain "
-                f"{'/'.join(f'{float(p_s):.1f}' for p_s in plain_seconds)} s); per pair: "
-                f"median {statistics.median(pairs):+.1f}%, {sum(o <= 10 for o in pairs)} of "
-                f"{len(pairs)} within +10%"
+                f"{'':>6}  the same batch against a running Prefect server (deployments, or "
+                f"`prefect server start` once) {served_s:7.1f} s: overhead "
+                f"{100 * (served_s - plain['seconds']) / plain['seconds']:+.1f}% over the same "
+                f"plain runs (runs {'/'.join(f'{b.seconds:.1f}' for b in served)} s); per pair: "
+                f"median {statistics.median(served_pairs):+.1f}%, "
+                f"{sum(o <= 10 for o in served_pairs)} of {len(served_pairs)} within +10%; CPU "
+                f"{statistics.median(b.cpu for b in served):.1f} s (median, the server's during "
+                "each run included)"
+            )
+        records = redacted_records(export, folder, env)
+        for reference in ("bundle", "all-MiniLM-L6-v2"):
+            bare = bare_encode(records, reference)
+            name = bare["model"] if reference == "bundle" else reference
+            overhead = 100 * (batch_s - bare["seconds"]) / bare["seconds"]
+            goal = (
+                " (out of reach by construction: redaction alone costs more than this encode)"
+                if reference == "bundle"
+                else " (goal: <= 0%)"
             )
             print(
-                f"{'':>6}  CPU time (medians): batch {batch_cpu:.1f} s, same work in one process "
-                f"{plain['cpu']:.1f} s ({100 * (batch_cpu - plain['cpu']) / plain['cpu']:+.1f}%: "
-                "the batch's extra work, which a second core partly hides)"
+                f"{'':>6}  bare SentenceTransformer.encode ({name}) of the same "
+                f"{bare['texts']:.0f} texts {bare['seconds']:7.1f} s "
+                f"({bare['texts'] / bare['seconds']:6.1f}/s): batch overhead {overhead:+.1f}%"
+                + goal
             )
-            records = redacted_records(export, folder, env)
-            for reference in ("bundle", "all-MiniLM-L6-v2"):
-                bare = bare_encode(records, reference)
-                name = bare["model"] if reference == "bundle" else reference
-                overhead = 100 * (batch_s - bare["seconds"]) / bare["seconds"]
-                goal = (
-                    " (out of reach by construction: redaction alone costs more than this encode)"
-                    if reference == "bundle"
-                    else " (goal: <= 0%)"
-                )
-                print(
-                    f"{'':>6}  bare SentenceTransformer.encode ({name}) of the same "
-                    f"{bare['texts']:.0f} texts {bare['seconds']:7.1f} s "
-                    f"({bare['texts'] / bare['seconds']:6.1f}/s): batch overhead {overhead:+.1f}%"
-                    + goal
-                )
-        if len(peaks) == 2:
-            small, large = peaks[args.rows], peaks[args.large]
-            print(
-                f"peak RSS {args.rows} -> {args.large} narratives: {small:.1f} -> {large:.1f} MiB "
-                f"({large - small:+.1f} MiB; goal: flat)"
-            )
+    if len(peaks) == 2:
+        small, large = peaks[args.rows], peaks[args.large]
+        print(
+            f"peak RSS {args.rows} -> {args.large} narratives: {small:.1f} -> {large:.1f} MiB "
+            f"({large - small:+.1f} MiB; goal: flat)"
+        )
 
 
 if __name__ == "__main__":
