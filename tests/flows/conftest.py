@@ -14,8 +14,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import SecretStr
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="nearmiss-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
@@ -29,6 +31,10 @@ from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from pipeline.store import dispose_engines  # noqa: E402
 from pipeline.store.migration import forget_schemas  # noqa: E402
+from tests.flows import fakes  # noqa: E402
+
+if TYPE_CHECKING:
+    from pipeline.batch import BatchSummary
 
 PRACTICES = ("Synthetic Practice A", "Synthetic Practice B", "Synthetic Practice C")
 STEPS = (
@@ -64,6 +70,19 @@ def _fresh_engines() -> Iterator[None]:
     yield
     dispose_engines()
     forget_schemas()
+
+
+def run_flow(paths: list[Path], store: str, **options: Any) -> BatchSummary:
+    """Run ``code_batch`` on ``paths`` into ``store``.
+
+    With the fake suggester and no retries, unless ``options`` say otherwise.
+    """
+    from flows.batch import code_batch
+
+    options.setdefault("suggester_factory", fakes.FACTORY)
+    options.setdefault("retries", 0)
+    summary: BatchSummary = code_batch(paths=paths, db=SecretStr(store), **options)
+    return summary
 
 
 def write_export(path: Path, count: int, *, bad: int = 0, start: int = 0) -> Path:

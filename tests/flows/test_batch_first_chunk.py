@@ -9,29 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 import pipeline.batch
-from flows.batch import code_batch
 from pipeline.batch import BatchSummary, PreparedBatch, Span
 from pipeline.batch.prepare import FIRST_QUARANTINE_FILE, FIRST_RECORDS_FILE, RECORDS_FILE
 from pipeline.errors import InputError
-from tests.flows import fakes
-from tests.flows.conftest import write_export
+from tests.flows.conftest import run_flow, write_export
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _run(export: Path, store: str, *, work_dir: Path, ingest_process: bool = True) -> BatchSummary:
-    return code_batch(  # type: ignore[no-any-return]
-        paths=[export],
-        db=SecretStr(store),
-        suggester_factory=fakes.FACTORY,
-        retries=0,
-        chunk_size=8,
-        work_dir=work_dir,
-        ingest_process=ingest_process,
-    )
+    return run_flow([export], store, chunk_size=8, work_dir=work_dir, ingest_process=ingest_process)
 
 
 @pytest.fixture

@@ -6,27 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from flows.batch import code_batch
 from pipeline.batch import BatchSummary
 from pipeline.store import SuggestionSet, session_scope
-from tests.flows import fakes
-from tests.flows.conftest import write_export
+from tests.flows.conftest import run_flow, write_export
 
 pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _run(export: Path, store: str) -> BatchSummary:
-    return code_batch(  # type: ignore[no-any-return]
-        paths=[export],
-        db=SecretStr(store),
-        suggester_factory=fakes.FACTORY,
-        retries=0,
-        chunk_size=5,
-        ingest_process=True,
-    )
+    return run_flow([export], store, chunk_size=5, ingest_process=True)
 
 
 def _sets(store: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from pipeline.store import (
     session_scope,
 )
 from pipeline.store import engine as store_engine
-from pipeline.store.migration import forget_schemas, head_revision
+from pipeline.store.migration import SCHEMA_HEAD, forget_schemas, head_revision
 from pipeline.store.models import Base
 from tests.pipeline.store_support import make_records, terminate_backend
 
@@ -128,6 +130,23 @@ def test_a_newer_schema_than_this_version_is_refused(empty_store_url: str) -> No
     forget_schemas()
     with pytest.raises(StoreError, match="ffff9999.*upgrade nearmiss"):
         ensure_schema(empty_store_url)
+
+
+def test_the_schema_head_is_alembics_head() -> None:
+    assert head_revision() == SCHEMA_HEAD  # bump SCHEMA_HEAD with every new migration
+
+
+def test_a_store_at_the_head_opens_without_alembic(tmp_path: Path) -> None:
+    url = str(tmp_path / "store.sqlite3")
+    ensure_schema(url)
+    code = (
+        "import sys\n"
+        "from pipeline.store import open_store\n"
+        f"open_store({url!r})\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]
 
 
 def test_decisions_are_never_updated(store_url: str) -> None:
