@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.bundle_choice import chosen_bundle
 from pipeline.bundle_files import METADATA_FILE
 from pipeline.embed import Embedder, TextEncoder
 from pipeline.evidence import pick_evidence, view_sentences
@@ -399,43 +400,6 @@ def resolve_bundle(model: Path | None = None, db_url: str | None = None) -> Path
     return chosen
 
 
-def chosen_bundle(
-    model: Path | None = None, db_url: str | None = None, *, verify: bool = True
-) -> Path | None:
-    """Return the bundle chosen ahead of the starter, or None when the starter bundle is next.
-
-    In order: ``model``; ``NEARMISS_MODEL``; the bundle promoted in the store, when a store is
-    given (``db_url``) or configured (``NEARMISS_DB``).
-
-    Parameters
-    ----------
-    model : Path or None
-        A bundle directory (``--model``).
-    db_url : str or None
-        The store (``--db``).
-    verify : bool, default=True
-        Check the promoted bundle's files against the hashes registered in the store (pass False
-        only to read its name, never to code with it).
-
-    Returns
-    -------
-    Path or None
-        The bundle directory, or None: no bundle named and none promoted.
-
-    Raises
-    ------
-    BundleError
-        If ``verify`` and the promoted bundle fails the store's registered hashes.
-    """
-    from pipeline.config import get_settings
-
-    settings = get_settings()
-    chosen = model or settings.model
-    if chosen is None and (db_url or settings.db):
-        chosen = _promoted_bundle(db_url or settings.db or "", verify=verify)
-    return Path(chosen) if chosen is not None else None
-
-
 def load_suggester(model: Path | None = None, db_url: str | None = None) -> Suggester:
     """Resolve the bundle to use (:func:`resolve_bundle`) and return its suggester.
 
@@ -465,17 +429,3 @@ def load_suggester(model: Path | None = None, db_url: str | None = None) -> Sugg
     settings = get_settings()
     taxonomy = load_taxonomy(settings.taxonomy) if settings.taxonomy is not None else None
     return Suggester.load(chosen, taxonomy=taxonomy)
-
-
-def _promoted_bundle(url: str, *, verify: bool = True) -> Path | None:
-    """Return the promoted bundle's directory (verified against the store), or None."""
-    from pipeline.store import normalise_url, promoted_bundle, session_scope, verify_bundle
-
-    with session_scope(normalise_url(url)) as session:
-        bundle = promoted_bundle(session)
-        if bundle is None:
-            return None
-        path = Path(bundle.path)
-        if verify:
-            verify_bundle(session, path)
-    return path

@@ -101,8 +101,8 @@ def bundle_name(factory: str, model: Path | None, db_url: str) -> str | None:
     """
     if factory != DEFAULT_SUGGESTER_FACTORY:
         return get_suggester(factory, model, db_url).name
+    from pipeline.bundle_choice import chosen_bundle
     from pipeline.starter import starter_dir
-    from pipeline.suggest import chosen_bundle
 
     directory = chosen_bundle(model, db_url, verify=False) or starter_dir()
     try:

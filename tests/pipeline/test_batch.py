@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -418,3 +420,19 @@ def test_a_second_coder_is_used_only_for_a_model_on_one_core(
     for path, one_core in ((static, True), (tmp_path, False)):
         monkeypatch.setattr(coding, "get_suggester", lambda *args, p=path: WithModel(p))
         assert codes_on_one_core(FACTORY, tmp_path / "bundle", None) is one_core
+
+
+def test_the_default_bundles_name_is_read_without_numpy_or_alembic(tmp_path: Path) -> None:
+    """The unchanged-input check reads the bundle's name only: it needs no model stack."""
+    from pipeline.store import ensure_schema
+
+    url = str(tmp_path / "store.sqlite3")
+    ensure_schema(url)
+    code = (
+        "import sys\n"
+        "from pipeline.batch.finished import DEFAULT_SUGGESTER_FACTORY, bundle_name\n"
+        f"print(bundle_name(DEFAULT_SUGGESTER_FACTORY, None, {url!r}))\n"
+        "print(sorted(m for m in ('numpy', 'alembic', 'pipeline.suggest') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["starter-gp-near-miss-v1", "[]"]
