@@ -424,10 +424,15 @@ def test_a_second_coder_is_used_only_for_a_model_on_one_core(
 
 def test_the_default_bundles_name_is_read_without_numpy_or_alembic(tmp_path: Path) -> None:
     """The unchanged-input check reads the bundle's name only: it needs no model stack."""
-    from pipeline.store import ensure_schema
+    from pipeline.store import promote_bundle, register_bundle
 
+    bundle_dir = tmp_path / "bundle"
+    bundle_dir.mkdir()
+    (bundle_dir / "metadata.json").write_text('{"name": "promoted-v2"}', encoding="utf-8")
     url = str(tmp_path / "store.sqlite3")
-    ensure_schema(url)
+    with session_scope(url, write=True) as session:
+        bundle = register_bundle(session, bundle_dir, actor="test")
+        promote_bundle(session, bundle.id, actor="test")
     code = (
         "import sys\n"
         "from pipeline.batch.finished import DEFAULT_SUGGESTER_FACTORY, bundle_name\n"
@@ -435,4 +440,4 @@ def test_the_default_bundles_name_is_read_without_numpy_or_alembic(tmp_path: Pat
         "print(sorted(m for m in ('numpy', 'alembic', 'pipeline.suggest') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines() == ["starter-gp-near-miss-v1", "[]"]
+    assert done.stdout.splitlines() == ["promoted-v2", "[]"]  # read through the store
