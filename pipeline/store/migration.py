@@ -75,19 +75,22 @@ def head_revision() -> str:
 def current_revision(url: str | None = None) -> str | None:
     """Return the revision a store database is at, or ``None`` when it has no schema yet.
 
+    Read from Alembic's version table without importing Alembic.
+
     Raises
     ------
     StoreError
         If the database cannot be reached.
     """
-    from alembic.runtime.migration import MigrationContext
-
     engine = get_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
     except DBAPIError as error:
         raise store_error(error, engine.url, "while reading its schema version") from error
+    return None if row is None else str(row[0])
 
 
 def ensure_schema(url: str | None = None) -> str:
@@ -112,7 +115,7 @@ def ensure_schema(url: str | None = None) -> str:
         If the database cannot be reached or a migration fails (nothing is changed), or the
         database is at a revision newer than this version of nearmiss knows.
     """
-    if _recorded_revision(url) == SCHEMA_HEAD:
+    if current_revision(url) == SCHEMA_HEAD:
         return SCHEMA_HEAD
     from alembic import command
     from alembic.runtime.migration import MigrationContext
@@ -149,25 +152,6 @@ def ensure_schema(url: str | None = None) -> str:
     except DBAPIError as error:
         raise store_error(error, engine.url, "while creating or migrating its schema") from error
     return head
-
-
-def _recorded_revision(url: str | None) -> str | None:
-    """Read the revision a store records, without Alembic; None if it has no schema yet.
-
-    Raises
-    ------
-    StoreError
-        If the database cannot be reached.
-    """
-    engine = get_engine(url)
-    try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return None
-            row = connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
-    except DBAPIError as error:
-        raise store_error(error, engine.url, "while reading its schema version") from error
-    return None if row is None else str(row[0])
 
 
 def _check_known(revision: str | None, url: str | None) -> None:
