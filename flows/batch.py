@@ -281,13 +281,14 @@ def code_batch(
     with task_runner_for(dask_address, dask_workers, coders) as runner:
         limit = _in_flight(runner, coders)
         try:
-            stored_first = None
+            early = None  # the first chunk and what storing it did
             if first is not None:
                 first.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
-                stored_first = store(first.records, first.span, url, bundle.name, first.quarantine)
-                if stored_first.uncoded:  # split into sentences before it was reported
+                stored = store(first.records, first.span, url, bundle.name, first.quarantine)
+                if stored.uncoded:  # split into sentences before it was reported
                     batch.wait_for_sentences(request.work_dir, first.span.index)
-                    submit_coding(runner, stored_first)
+                    submit_coding(runner, stored)
+                early = (first, stored)
                 prepared = ingesting.result()
             assert prepared is not None
             summary = prepared.ingest
@@ -300,16 +301,17 @@ def code_batch(
             tally = batch.BatchTally(summary)
             progress.start(summary.ingested)
             spans = prepared.spans
-            if first is not None and stored_first is not None:
-                if prepared.first != first:  # only if a retried ingest read changed exports
+            if early is not None:
+                chunk, stored = early
+                if prepared.first != chunk:  # only if a retried ingest read changed exports
                     raise InputError(
                         "the exports changed during the batch (its first chunk was stored, then "
                         "ingest read other records); run the batch again"
                     )
-                batch.merge_quarantine(first, Path(summary.quarantine))
-                tally.add_stored(stored_first)
-                if not stored_first.uncoded:
-                    progress.advance(len(stored_first.ids))
+                batch.merge_quarantine(chunk, Path(summary.quarantine))
+                tally.add_stored(stored)
+                if not stored.uncoded:
+                    progress.advance(len(stored.ids))
                 spans = spans[1:]
 
             def finish_oldest() -> None:

@@ -61,10 +61,9 @@ def settle() -> None:
 
 
 #: ``python -c`` code that starts Prefect's server (uvicorn's command line, arguments after it)
-#: with its imports collected as :func:`pause` and :func:`settle` describe.
+#: as one of nearmiss's own processes: collection paused while it imports, then settled.
 SERVER_LAUNCHER = (
-    "import gc, sys; gc.disable(); "
-    "import prefect.server.api.server, uvicorn.main; "
-    "gc.freeze(); gc.enable(); "
+    "from pipeline import collector; collector.own_process(); collector.pause(); "
+    "import sys, prefect.server.api.server, uvicorn.main; collector.settle(); "
     "sys.argv[0] = 'uvicorn'; uvicorn.main.main()"
 )

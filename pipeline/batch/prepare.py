@@ -249,16 +249,9 @@ def split_ahead(
     int
         Records prepared (those already in the cache included; not those of the first chunk).
     """
-    from pipeline.batch.chunks import read_span
-    from pipeline.suggest_cache import SuggestCache, prepare_cached
-
     started = time.perf_counter()
-    cache = SuggestCache(cache_dir)
-    done = 0
-    for span in prepared.spans[1:] if prepared.first is not None else prepared.spans:
-        done += len(prepare_cached(read_span(prepared.records, span), redact=False, cache=cache))
-        if on_chunk is not None:
-            on_chunk(span.index)
+    spans = prepared.spans[1:] if prepared.first is not None else prepared.spans
+    done = _split_spans(prepared.records, spans, cache_dir, on_chunk)
     logger.info(
         "batch: %d records split into sentences in %.1f s", done, time.perf_counter() - started
     )
@@ -276,11 +269,26 @@ def split_first(first: FirstChunk, cache_dir: Path) -> int:
     int
         Records prepared.
     """
+    return _split_spans(first.records, (first.span,), cache_dir)
+
+
+def _split_spans(
+    records: Path,
+    spans: Sequence[Span],
+    cache_dir: Path,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """Prepare the spans' records into the suggestion cache, as coding would; count them."""
     from pipeline.batch.chunks import read_span
     from pipeline.suggest_cache import SuggestCache, prepare_cached
 
     cache = SuggestCache(cache_dir)
-    return len(prepare_cached(read_span(first.records, first.span), redact=False, cache=cache))
+    done = 0
+    for span in spans:
+        done += len(prepare_cached(read_span(records, span), redact=False, cache=cache))
+        if on_chunk is not None:
+            on_chunk(span.index)
+    return done
 
 
 def merge_quarantine(first: FirstChunk, quarantine: Path) -> None:
