@@ -13,16 +13,40 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import ClassVar
 
 from pipeline.errors import EmbedderError
 
-__all__ = ["BUSY_TIMEOUT_S", "CacheFile", "thread_connection"]
+__all__ = ["BUSY_TIMEOUT_S", "CacheFile", "close_connections", "thread_connection"]
 
 #: Seconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_S = 60.0
+
+#: The connections :func:`thread_connection` opened and that are still open, by id, with the
+#: process that opened each.
+_OPEN: dict[int, tuple[int, sqlite3.Connection]] = {}
+_OPEN_LOCK = threading.Lock()
+#: Bumped by :func:`close_connections`: a thread's connection of an older generation is closed.
+_generation = 0
+
+
+def close_connections() -> None:
+    """Close every cache connection this process opened (before it forks a coder).
+
+    Each thread opens a new one on its next use. One opened by another thread that is still
+    running cannot be closed here and stays open.
+    """
+    global _generation  # noqa: PLW0603 - a counter the connections compare against
+    with _OPEN_LOCK:
+        # A connection inherited through a fork belongs to the parent: left alone.
+        connections = [con for pid, con in _OPEN.values() if pid == os.getpid()]
+        _OPEN.clear()
+        _generation += 1
+    for con in connections:
+        with suppress(sqlite3.ProgrammingError):  # another thread's: it stays open
+            con.close()
 
 
 def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
@@ -43,16 +67,26 @@ def thread_connection(local: threading.local, path: Path) -> sqlite3.Connection:
         A connection with ``synchronous = NORMAL`` and ``secure_delete`` on.
     """
     con: sqlite3.Connection | None = getattr(local, "con", None)
-    if con is not None and (local.pid != os.getpid() or not path.exists()):
+    if con is not None and (
+        local.pid != os.getpid() or local.generation != _generation or not path.exists()
+    ):
         if local.pid == os.getpid():
+            _forget(con)
             con.close()
         con = None
     if con is None:
         con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
         con.execute("PRAGMA synchronous = NORMAL")
         con.execute("PRAGMA secure_delete = ON")
-        local.con, local.pid = con, os.getpid()
+        local.con, local.pid, local.generation = con, os.getpid(), _generation
+        with _OPEN_LOCK:
+            _OPEN[id(con)] = (os.getpid(), con)
     return con
+
+
+def _forget(con: sqlite3.Connection) -> None:
+    with _OPEN_LOCK:
+        _OPEN.pop(id(con), None)
 
 
 class CacheFile:

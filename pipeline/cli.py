@@ -709,6 +709,7 @@ def batch(
             ProgressBar,
             cancel_ingest,
             distributed_notice,
+            fork_coder,
             reporting,
             start_ingest,
             unchanged_summary,
@@ -728,16 +729,11 @@ def batch(
         unchanged = unchanged_summary(
             files, db_url=url, model=model, columns=columns, factory=factory
         )
+        request = IngestRequest.of(
+            files, quarantine=quarantine, chunk_size=chunks, columns=columns, sentences=split_ahead
+        )
         if unchanged is None:
-            start_ingest(
-                IngestRequest.of(
-                    files,
-                    quarantine=quarantine,
-                    chunk_size=chunks,
-                    columns=columns,
-                    sentences=split_ahead,
-                )
-            )
+            start_ingest(request)
     except BaseException:
         if server is not None:
             server.stop()
@@ -753,11 +749,14 @@ def batch(
     reporter = ProgressBar() if sys.stderr.isatty() else NullProgress()
     try:
         with _prefect_start_up(), _prefect_server_in_background(server) as server_ready:
-            warm_up(factory, model, url, split_ahead=split_ahead)  # the flow's tasks reuse it
+            bundle = warm_up(factory, model, url, split_ahead=split_ahead)  # tasks reuse it
             from flows.batch import code_batch
 
             collector.settle()
             server_ready()
+            if dask_address is None and dask_workers is None:
+                # The second coder: a copy of this process, model loaded, before Prefect runs.
+                fork_coder(request.work_dir, factory, bundle.bundle_dir, url)
             with reporting(reporter):
                 summary = code_batch(
                     paths=files,

@@ -58,6 +58,7 @@ from pipeline.errors import InputError, NearMissError
 
 if TYPE_CHECKING:
     from pipeline.batch.coding import CodedChunk
+    from pipeline.batch.forked import ForkedCoder
 
 __all__ = [
     "IngestProcess",
@@ -66,6 +67,7 @@ __all__ = [
     "code_chunk",
     "finish_ingest",
     "first_chunk",
+    "fork_coder",
     "run_ingest",
     "start_helping",
     "start_ingest",
@@ -293,6 +295,8 @@ class IngestProcess:
         self._over = False  # no more chunks will be split (all done, failed, or the child ended)
         self._alive = True
         self._loaded = False  # a bundle is loaded there: chunks may be coded there
+        self._forked: ForkedCoder | None = None  # codes "there" instead, once helping
+        self._helping: tuple[str, Path, str] | None = None  # what start_helping named
         self._busy = {"here": False, "there": False}
         self._replies: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
         self._reader = threading.Thread(target=self._read, name="ingest-messages", daemon=True)
@@ -392,13 +396,42 @@ class IngestProcess:
             )
             return index in self._split
 
-    def start_helping(self, factory: str, bundle_dir: Path, db_url: str) -> None:
-        """Have the process load the run's bundle after splitting, to code chunks too."""
+    def fork_coder(self, factory: str, bundle_dir: Path, db_url: str) -> bool:
+        """Fork this process as the second coder, now that it has loaded this suggester.
+
+        The forked copy codes instead of the ingest process, which then never loads the bundle
+        (:mod:`pipeline.batch.forked`). Returns whether a copy was forked: not if this process
+        may not fork now (other threads running, say), nor if one was forked already.
+        """
+        from pipeline.batch.forked import fork_coder
+
         with self._changed:
-            if not self._alive:
+            if self._forked is None:
+                self._forked = fork_coder((factory, bundle_dir, db_url), (self._reader.name,))
+            return self._forked is not None
+
+    def start_helping(self, factory: str, bundle_dir: Path, db_url: str) -> None:
+        """Have a second process code chunks too: the forked copy, or this process after splitting.
+
+        The copy forked for this suggester (:meth:`fork_coder`) codes at once; otherwise the
+        ingest process loads the bundle once it has split the sentences.
+        """
+        with self._changed:
+            self._helping = (factory, bundle_dir, db_url)
+            if self._forked is not None and self._forked.serves(factory, bundle_dir, db_url):
+                self._changed.notify_all()
                 return
+            self._load_there()
+
+    def _load_there(self) -> None:
+        """Ask the ingest process to load the bundle start_helping named (hold ``_changed``)."""
+        if self._alive and self._helping is not None:
             with contextlib.suppress(OSError):
-                self._send(("load", (factory, bundle_dir, db_url)))
+                self._send(("load", self._helping))
+
+    def _forked_helps(self) -> bool:
+        forked = self._forked
+        return forked is not None and self._helping is not None and forked.serves(*self._helping)
 
     def code(
         self, ids: Sequence[int], db_url: str, *, bundle_dir: Path, factory: str
@@ -429,14 +462,22 @@ class IngestProcess:
     def _free_slot(self) -> str | None:
         if not self._busy["here"]:
             return "here"
-        if self._alive and self._loaded and not self._busy["there"]:
+        there = self._forked_helps() or (self._alive and self._loaded)
+        if there and not self._busy["there"]:
             return "there"
         return None
 
     def _code_there(
         self, ids: list[int], db_url: str, bundle_dir: Path, factory: str
     ) -> CodedChunk | None:
-        """Code a chunk in the process; None if it could not (the caller codes it here)."""
+        """Code a chunk in the other process; None if it could not (the caller codes it here)."""
+        forked = self._forked
+        if forked is not None and self._forked_helps():
+            by_copy = forked.code(ids, db_url, bundle_dir, factory)
+            if by_copy is None:  # the copy failed: the ingest process helps from now on
+                with self._changed:
+                    self._load_there()
+            return by_copy
         try:
             self._send(("code", (ids, db_url, bundle_dir, factory)))
         except OSError:
@@ -453,11 +494,13 @@ class IngestProcess:
         return None
 
     def cancel(self) -> None:
-        """Stop the process if it is still running."""
+        """Stop the process, and the forked coder, if they are still running."""
         if self._process.poll() is None:
             self._process.terminate()
         with contextlib.suppress(OSError):
             self._commands.close()
+        if self._forked is not None:
+            self._forked.close()
         self._reader.join()
 
 
@@ -587,6 +630,31 @@ def start_helping(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -
         return False
     process.start_helping(factory, bundle_dir, db_url)
     return True
+
+
+def fork_coder(work_dir: Path, factory: str, bundle_dir: Path, db_url: str) -> bool:
+    """Fork this process as the second coder of the run ingesting into ``work_dir``.
+
+    Call once this process has loaded the run's suggester, before Prefect runs anything (it
+    forks only with no other thread running but the ingest's message reader): the copy then
+    codes chunks with the model already in memory, and the ingest process does not load it
+    again (:mod:`pipeline.batch.forked`).
+
+    Returns
+    -------
+    bool
+        Whether a copy was forked (if not, the ingest process codes, as without this).
+    """
+    from pipeline.batch.coding import codes_on_one_core
+    from pipeline.config import get_settings
+
+    process = _process_of(work_dir)
+    return (
+        process is not None
+        and get_settings().batch_coders > 1
+        and codes_on_one_core(factory, bundle_dir, db_url)  # not beside a model using both
+        and process.fork_coder(factory, bundle_dir, db_url)
+    )
 
 
 def code_chunk(

@@ -8,7 +8,9 @@ any process. Behaviour is set through the environment so that subprocesses and D
 - ``NEARMISS_FAKE_NAME``: the bundle name (default ``fake-v1``);
 - ``NEARMISS_FAKE_PIDS``: a file to which each call appends the id of the process it ran in;
 - ``NEARMISS_FAKE_ONLY_PID``: a process id; a call in any other process ends that process (as a
-  coder that dies mid-chunk).
+  coder that dies mid-chunk);
+- ``NEARMISS_FAKE_NOT_FORKED``: if set, a call in a process forked after the suggester was built
+  (the batch's forked coder) ends that process.
 
 :data:`BEFORE_SUGGEST` is an in-process hook called with the call number before each ``suggest``.
 """
@@ -67,6 +69,7 @@ class FakeSuggester:
         self.name = name
         self.calls = 0
         self._lock = threading.Lock()
+        self._built_in = os.getpid()
 
     def suggest(self, records: Sequence[Record], *, redact: bool = True) -> list[FakeSuggestionSet]:
         self.redacted = redact
@@ -77,6 +80,8 @@ class FakeSuggester:
             BEFORE_SUGGEST(call)
         only = os.environ.get("NEARMISS_FAKE_ONLY_PID")
         if only and int(only) != os.getpid():
+            os._exit(3)
+        if os.environ.get("NEARMISS_FAKE_NOT_FORKED") and os.getpid() != self._built_in:
             os._exit(3)
         pids = os.environ.get("NEARMISS_FAKE_PIDS")
         if pids:
