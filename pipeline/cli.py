@@ -460,16 +460,25 @@ def _prefect_start_up() -> Iterator[None]:
         ) from None
 
 
+#: Settings of the Prefect services a temporary server runs without (unless set otherwise).
+_LASTING_SERVER_SERVICES = (
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED",
+    "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED",
+    "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED",
+)
+
+
 class _TemporaryServer:
     """Prefect's temporary server, launched without importing Prefect in this process.
 
     Without a configured API (``PREFECT_API_URL`` or the Prefect profile), a flow run starts a
     temporary server in a subprocess, after importing Prefect's whole server in this process, and
     waits several seconds for it. This launches the same server (the command and settings Prefect
-    uses, services, UI and block registration off) as soon as the command knows it will run a
-    flow, before Prefect or any model is imported here, so that it boots on another core
-    meanwhile. The server reads its settings from the environment and the Prefect profile, as
-    Prefect's own would.
+    uses, with the UI, block registration and the services only a lasting server needs off) as
+    soon as the command knows it will run a flow, before Prefect or any model is imported here,
+    so that it boots on another core meanwhile. The server reads its settings from the
+    environment and the Prefect profile, as Prefect's own would.
     """
 
     def __init__(self) -> None:
@@ -504,6 +513,12 @@ class _TemporaryServer:
             "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
             "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
         }
+        # Nor the services that serve a lasting server (automations' triggers and actions, the
+        # event history, streaming events and logs out to clients): measured, about 0.6 s less of
+        # the server's CPU per run (medians of 3 alternating 5,000-narrative batches, 4.2 -> 3.6
+        # s). Flow runs and their states are still recorded. Values in the environment win.
+        for name in _LASTING_SERVER_SERVICES:
+            env.setdefault(name, "false")
         self.launched = time.perf_counter()
         self.process = subprocess.Popen(command, env=env)
         timeout = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

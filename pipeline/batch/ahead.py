@@ -17,12 +17,13 @@ While it ingests, the process reports the first chunk as soon as its records are
 split into sentences (:func:`first_chunk`, a :class:`~pipeline.batch.prepare.FirstChunk`), so
 that the flow stores and codes it while the rest is still being redacted, rather than wait for the
 whole ingest with a core idle. After ingesting, the process splits the other narratives into
-sentences for coding, chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`), then
-stays on as a second coder: once told which bundle codes the run (:func:`start_helping`), it
-loads it and codes chunks the flow hands it (:func:`code_chunk`) while this process codes others,
-so that coding uses both cores too. Each chunk is coded by
-:func:`~pipeline.batch.coding.code_stored` in one process or the other, with the same
-transactions; a chunk whose helper dies is coded here instead.
+sentences for coding, chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`).
+Coding uses both cores too: chunks the flow hands over (:func:`code_chunk`) are coded here and in
+a second coder, whichever is free. The second coder is a copy of this process forked once it has
+loaded the suggester (:func:`fork_coder`, :mod:`pipeline.batch.forked`), or else the ingest
+process itself, which loads the bundle once told which one codes the run (:func:`start_helping`).
+Each chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one process or the other,
+with the same transactions; a chunk whose second coder dies is coded here instead.
 
 >>> request = IngestRequest.of([Path("exports")], work_dir=Path("work"))
 >>> request.columns

@@ -52,3 +52,37 @@ def test_quick_commands_do_not_import_prefect() -> None:
         "assert 'prefect' not in sys.modules, 'prefect was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+
+
+class _Exited:
+    """Stands for a server process that has already ended."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.env = env
+
+    def poll(self) -> int:
+        return 1
+
+
+def test_the_temporary_server_runs_without_a_lasting_servers_services(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pipeline.cli
+
+    launched: list[_Exited] = []
+
+    def popen(command: list[str], env: dict[str, str]) -> _Exited:
+        launched.append(_Exited(command, env))
+        return launched[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setenv("PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED", "true")  # the user's wins
+    server = pipeline.cli._TemporaryServer()
+    server.poller.join()
+    env = launched[0].env
+    assert env["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED"] == "true"
+    assert env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == "false"
+    assert not server.answered.is_set()  # it ended without answering
