@@ -427,9 +427,10 @@ def purge(
 def _quiet_prefect() -> None:
     """Set Prefect's defaults for a command-line run, before Prefect is imported.
 
-    Without ``PREFECT_API_URL`` a flow runs against a temporary local server: no analytics, no
-    task-run recorder, and Prefect's console output limited to what ``-v`` asks for, so stderr
-    holds our progress bar and one-line errors. Values already in the environment win.
+    Without ``PREFECT_API_URL`` a flow runs against a temporary local server: no analytics or
+    telemetry, no task-run recorder, and Prefect's console output limited to what ``-v`` asks
+    for, so stderr holds our progress bar and one-line errors. Values already in the environment
+    win.
     """
     import os
 
@@ -439,6 +440,9 @@ def _quiet_prefect() -> None:
         # A fresh PREFECT_HOME migrates a new database first: give a slow machine time.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Prefect's SDK telemetry (3.9+): in a terminal, a new user's first import prints a notice
+        # and sends usage events to Prefect; nearmiss runs offline and sends nothing anywhere.
+        "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
         "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": console,
     }

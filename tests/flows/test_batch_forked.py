@@ -23,6 +23,7 @@ from tests.flows import fakes
 from tests.flows.conftest import write_export
 
 pytestmark = pytest.mark.usefixtures("data_dir")
+pytest_plugins = ("tests.pipeline.store_fixtures",)  # store_url: SQLite and PostgreSQL
 
 
 def _batch(export: Path, store: str, env: dict[str, str]) -> tuple[int, dict[str, Any], str]:
@@ -56,15 +57,15 @@ def _forked_pid(stderr: str) -> str:
 
 
 def test_the_second_coder_is_the_command_forked_with_its_model(
-    store: str, tmp_path: Path, prefect_env: dict[str, str]
+    store_url: str, tmp_path: Path, prefect_env: dict[str, str]
 ) -> None:
     pids = tmp_path / "pids.txt"
     env = {**prefect_env, "NEARMISS_FAKE_PIDS": str(pids), "NEARMISS_FAKE_DELAY": "0.3"}
     export = write_export(tmp_path / "export.csv", 40, bad=2)
-    command_pid, summary, stderr = _batch(export, store, env)
+    command_pid, summary, stderr = _batch(export, store_url, env)
     assert (summary["read"], summary["ingested"], summary["quarantined"]) == (42, 40, 2)
     assert (summary["coded"], summary["already_coded"]) == (40, 0)
-    assert _sets(store) == 40
+    assert _sets(store_url) == 40
     calls = pids.read_text(encoding="utf-8").split()
     assert len(calls) == 8  # one per chunk of 5
     assert set(calls) == {str(command_pid), _forked_pid(stderr)}  # never the ingest process

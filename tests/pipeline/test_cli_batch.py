@@ -86,3 +86,19 @@ def test_the_temporary_server_runs_without_a_lasting_servers_services(
     assert env["PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED"] == "true"
     assert env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] == "false"
     assert not server.answered.is_set()  # it ended without answering
+
+
+def test_prefect_sends_no_telemetry_unless_the_user_allows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import pipeline.cli
+
+    environment = {key: value for key, value in os.environ.items() if key != "DO_NOT_TRACK"}
+    monkeypatch.setattr(os, "environ", environment)
+    pipeline.cli._quiet_prefect()
+    assert environment["DO_NOT_TRACK"] == "1"
+    environment["DO_NOT_TRACK"] = "0"  # the user's choice stands
+    pipeline.cli._quiet_prefect()
+    assert environment["DO_NOT_TRACK"] == "0"
