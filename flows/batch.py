@@ -239,20 +239,20 @@ def code_batch(
     )
     # Ingest on another core (or adopt the CLI's ingest, already running) while the model loads.
     if ingest_process:
-        batch.start_ingest(request)  # here, not in the task's thread, to await its first chunk
+        batch.start_ingest(request)  # here, not in the task's thread, to await its chunks
     ingesting = ingest.with_options(**retrying).submit(request, ingest_process)
     try:
         bundle = resolve_bundle(suggester_factory, model, url, request.sentences)
-        # The ingest process reports the first chunk as soon as it is written: store and code it
-        # here while the rest is still being redacted, rather than wait with a core idle.
-        first = batch.first_chunk(request)
+        # The ingest process reports each full chunk as soon as it is written: store and code
+        # it here while the rest is still being redacted, rather than wait with a core idle.
+        first = batch.early_chunk(request, 0)
         prepared = None if first is not None else ingesting.result()
     except BaseException:
         batch.cancel_ingest()
         raise
     several = first is not None or (prepared is not None and len(prepared.spans) > 1)
-    # Once it has ingested, the ingest process codes chunks too, on the second core (unless the
-    # model already uses every core, or there is one chunk only).
+    # Chunks are coded two at a time: here and in a second coder, the command forked or the
+    # ingest process (unless the model already uses every core, or there is one chunk only).
     helping = (
         dask_address is None
         and dask_workers is None
@@ -266,6 +266,9 @@ def code_batch(
     code = code_chunk.with_options(**retrying)
     progress = batch.current_progress()
     pending: deque[tuple[PrefectFuture[batch.CodedChunk], int]] = deque()
+    # Chunks stored or coded before the ingest's summary came, counted once it has.
+    waiting: list[batch.StoredChunk | tuple[batch.CodedChunk, int]] = []
+    tally: batch.BatchTally | None = None
 
     def submit_coding(runner: TaskRunner[Any], stored: batch.StoredChunk) -> None:
         parameters = {
@@ -278,19 +281,46 @@ def code_batch(
         }
         pending.append((runner.submit(code, parameters), len(stored.ids)))
 
+    def count(done: batch.StoredChunk | tuple[batch.CodedChunk, int]) -> None:
+        if tally is None:
+            waiting.append(done)
+        elif isinstance(done, batch.StoredChunk):
+            tally.add_stored(done)
+            if not done.uncoded:
+                progress.advance(len(done.ids))
+        else:
+            tally.add_coded(done[0])
+            progress.advance(done[1])
+
+    def finish_oldest() -> None:
+        future, size = pending.popleft()
+        coded = future.result()
+        count((coded, size))
+        logger.info(
+            "coded %d narratives (%d already coded) in %.1f s",
+            coded.coded,
+            coded.already_coded,
+            coded.seconds,
+        )
+
     with task_runner_for(dask_address, dask_workers, coders) as runner:
         limit = _in_flight(runner, coders)
         try:
-            early = None  # the first chunk and what storing it did
-            if first is not None:
-                first.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
-                stored = store(first.records, first.span, url, bundle.name, first.quarantine)
+            early: list[batch.EarlyChunk] = []  # stored and coded before the ingest ended
+            chunk = first
+            while chunk is not None:
+                chunk.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
+                while len(pending) >= limit:
+                    finish_oldest()
+                stored = store(chunk.records, chunk.own_span, url, bundle.name, chunk.quarantine)
+                count(stored)
                 if stored.uncoded:  # split into sentences before it was reported
-                    batch.wait_for_sentences(request.work_dir, first.span.index)
+                    batch.wait_for_sentences(request.work_dir, chunk.span.index)
                     submit_coding(runner, stored)
-                early = (first, stored)
+                early.append(chunk)
+                chunk = batch.early_chunk(request, len(early))
+            if prepared is None:
                 prepared = ingesting.result()
-            assert prepared is not None
             summary = prepared.ingest
             logger.info(
                 "ingest: %d read, %d ingested, %d quarantined, %d duplicates in %.1f s; %d chunks",
@@ -298,41 +328,23 @@ def code_batch(
                 summary.seconds,
                 len(prepared.spans),
             )
+            if prepared.early != tuple(early):  # only if a retried ingest read changed exports
+                raise InputError(
+                    "the exports changed during the batch (chunks were stored while it was "
+                    "ingested, then ingest read other records); run the batch again"
+                )
+            for chunk in early:
+                batch.merge_quarantine(chunk, Path(summary.quarantine))
             tally = batch.BatchTally(summary)
             progress.start(summary.ingested)
-            spans = prepared.spans
-            if early is not None:
-                chunk, stored = early
-                if prepared.first != chunk:  # only if a retried ingest read changed exports
-                    raise InputError(
-                        "the exports changed during the batch (its first chunk was stored, then "
-                        "ingest read other records); run the batch again"
-                    )
-                batch.merge_quarantine(chunk, Path(summary.quarantine))
-                tally.add_stored(stored)
-                if not stored.uncoded:
-                    progress.advance(len(stored.ids))
-                spans = spans[1:]
-
-            def finish_oldest() -> None:
-                future, size = pending.popleft()
-                coded = future.result()
-                tally.add_coded(coded)
-                progress.advance(size)
-                logger.info(
-                    "coded %d narratives (%d already coded) in %.1f s",
-                    coded.coded,
-                    coded.already_coded,
-                    coded.seconds,
-                )
-
-            for span in spans:
+            for done in waiting:
+                count(done)
+            for span in prepared.spans[len(early) :]:
                 while len(pending) >= limit:
                     finish_oldest()
                 stored = store(prepared.records, span, url, bundle.name, Path(summary.quarantine))
-                tally.add_stored(stored)
+                count(stored)
                 if not stored.uncoded:
-                    progress.advance(len(stored.ids))
                     continue
                 # Sentences are split in the ingest process, chunk by chunk, while this one
                 # stores and codes: code a chunk once its sentences are in the cache.
@@ -348,6 +360,7 @@ def code_batch(
                 if wrapped is not None:
                     wrapped.cancel()
             raise
+    assert tally is not None  # set once the ingest's summary came
     batch.discard_records(prepared)
     result = tally.summary(
         model=bundle.name, store=describe_url(url), seconds=time.perf_counter() - started

@@ -13,15 +13,16 @@ for the same :class:`IngestRequest` (:func:`run_ingest`), or starts its own. A p
 without a result (killed, out of memory) is an :class:`~pipeline.errors.InputError` naming its exit
 code; nothing half-written reaches the store, which only reads the records file after ingest.
 
-While it ingests, the process reports the first chunk as soon as its records are written and
-split into sentences (:func:`first_chunk`, a :class:`~pipeline.batch.prepare.FirstChunk`), so
-that the flow stores and codes it while the rest is still being redacted, rather than wait for the
-whole ingest with a core idle. After ingesting, the process splits the other narratives into
-sentences for coding, chunk by chunk, into the suggestion cache (:func:`wait_for_sentences`).
-Coding uses both cores too: chunks the flow hands over (:func:`code_chunk`) are coded here and in
-a second coder, whichever is free. The second coder is a copy of this process forked once it has
-loaded the suggester (:func:`fork_coder`, :mod:`pipeline.batch.forked`), or else the ingest
-process itself, which loads the bundle once told which one codes the run (:func:`start_helping`).
+While it ingests, the process reports each full chunk as soon as its records are written and
+split into sentences, when more records follow (:func:`early_chunk`, an
+:class:`~pipeline.batch.prepare.EarlyChunk`), so that the flow stores and codes it while the rest
+is still being redacted, rather than wait for the whole ingest with a core idle. After
+ingesting, the process splits the other narratives into sentences for coding, chunk by chunk,
+into the suggestion cache (:func:`wait_for_sentences`). Coding uses both cores too: chunks the
+flow hands over (:func:`code_chunk`) are coded here and in a second coder, whichever is free. The
+second coder is a copy of this process forked once it has loaded the suggester
+(:func:`fork_coder`, :mod:`pipeline.batch.forked`), or else the ingest process itself, which
+loads the bundle once told which one codes the run (:func:`start_helping`).
 Each chunk is coded by :func:`~pipeline.batch.coding.code_stored` in one process or the other,
 with the same transactions; a chunk whose second coder dies is coded here instead.
 
@@ -48,12 +49,12 @@ from typing import TYPE_CHECKING, Any
 from pipeline import LOG_FORMAT, collector
 from pipeline.batch.chunks import DEFAULT_CHUNK_SIZE
 from pipeline.batch.prepare import (
-    FirstChunk,
+    EarlyChunk,
     PreparedBatch,
     default_work_dir,
     prepare_batch,
     split_ahead,
-    split_first,
+    split_early,
 )
 from pipeline.errors import InputError, NearMissError
 
@@ -66,8 +67,8 @@ __all__ = [
     "IngestRequest",
     "cancel_ingest",
     "code_chunk",
+    "early_chunk",
     "finish_ingest",
-    "first_chunk",
     "fork_coder",
     "run_ingest",
     "start_helping",
@@ -127,12 +128,12 @@ class IngestRequest:
             sentences=sentences,
         )
 
-    def ingest(self, on_first_chunk: Callable[[FirstChunk], None] | None = None) -> PreparedBatch:
+    def ingest(self, on_early_chunk: Callable[[EarlyChunk], None] | None = None) -> PreparedBatch:
         """Hash the input files, then ingest them, in this process (no sentence splitting).
 
         The files are hashed before ingest reads them, so that a file replaced during the run is
-        never recorded as finished under the new content. ``on_first_chunk`` is called with the
-        first chunk as soon as it is written, when more records follow (see
+        never recorded as finished under the new content. ``on_early_chunk`` is called with each
+        full chunk as soon as it is written, when more records follow (see
         :func:`~pipeline.batch.prepare.prepare_batch`).
         """
         from pipeline.batch.finished import hash_inputs
@@ -144,17 +145,17 @@ class IngestRequest:
             quarantine=self.quarantine,
             chunk_size=self.chunk_size,
             columns=dict(self.columns),
-            on_first_chunk=on_first_chunk,
+            on_early_chunk=on_early_chunk,
         )
         return replace(prepared, inputs=inputs)
 
-    def split_first(self, first: FirstChunk) -> bool:
-        """Split the first chunk into sentences, if the request asks for it; return whether done."""
+    def split_early(self, chunk: EarlyChunk) -> bool:
+        """Split an early chunk into sentences, if the request asks for it; return whether done."""
         if not self.sentences:
             return False
         from pipeline.config import get_settings
 
-        split_first(first, get_settings().cache_dir)
+        split_early(chunk, get_settings().cache_dir)
         return True
 
     def split(self, prepared: PreparedBatch, on_chunk: Callable[[int], None] | None = None) -> None:
@@ -174,8 +175,8 @@ class IngestRequest:
 def _child_main() -> None:
     """Run a request in the child process :class:`IngestProcess` starts.
 
-    Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("first",
-    FirstChunk)`` when the first chunk is written and more records follow, after ``("split", 0)``
+    Reads a pickled :class:`IngestRequest` on stdin. Writes pickled messages on stdout: ``("early",
+    EarlyChunk)`` when a full chunk is written and more records follow, after ``("split", index)``
     when its sentences were split (coding splits them if that failed); ``("result",
     PreparedBatch)`` or ``("error", exception)`` once ingested; then (when the request splits
     sentences) ``("split", index)`` as each chunk's sentences reach the cache, or ``("split-error",
@@ -197,16 +198,17 @@ def _child_main() -> None:
         channel.write(payload)
         channel.flush()
 
-    def report_first(chunk: FirstChunk) -> None:
+    def report_early(chunk: EarlyChunk) -> None:
         try:
-            if request.split_first(chunk):
+            if request.split_early(chunk):
                 send("split", chunk.span.index)
         except Exception as error:  # noqa: BLE001 - coding splits the chunk itself
             logger.warning(
-                "splitting the first chunk ahead failed (%s); coding splits it instead",
+                "splitting chunk %d ahead failed (%s); coding splits it instead",
+                chunk.span.index,
                 type(error).__name__,
             )
-        send("first", chunk)
+        send("early", chunk)
 
     try:
         # Collection has been paused since the interpreter started (_CHILD): load the redactor
@@ -215,7 +217,7 @@ def _child_main() -> None:
 
         redact_texts(["start-up"])
         collector.settle()
-        prepared = request.ingest(report_first)
+        prepared = request.ingest(report_early)
     except BaseException as error:  # noqa: BLE001 - every failure goes back to the parent
         send("error", error)
         return
@@ -289,10 +291,11 @@ class IngestProcess:
         self._send(request)
         logger.debug("ingest started in process %s", self._process.pid)
         self._result: Future[PreparedBatch] = Future()
-        self._first: Future[FirstChunk | None] = Future()  # None: ingest ended without one
         self._changed = threading.Condition()
+        self._early: list[EarlyChunk] = []  # reported while ingesting, in order
+        self._ingesting = True  # early chunks may still come
         self._split: set[int] = set()
-        self._unsplit: set[int] = set()  # chunks it will split no more (the first chunk)
+        self._unsplit: set[int] = set()  # chunks it will split no more (early chunks)
         self._over = False  # no more chunks will be split (all done, failed, or the child ended)
         self._alive = True
         self._loaded = False  # a bundle is loaded there: chunks may be coded there
@@ -316,16 +319,16 @@ class IngestProcess:
                         kind, value = pickle.load(channel)  # noqa: S301 - our own child
                     except EOFError:
                         break
-                    if kind == "first":
+                    if kind == "early":
                         with self._changed:
                             self._unsplit.add(value.span.index)
-                        if not self._first.done():
-                            self._first.set_result(value)
+                            self._early.append(value)
+                            self._changed.notify_all()
                     elif kind == "result":
-                        self._no_first()
+                        self._no_more_early()
                         self._result.set_result(value)
                     elif kind == "error":
-                        self._no_first()
+                        self._no_more_early()
                         self._result.set_exception(value)
                     elif kind == "split":
                         with self._changed:
@@ -350,7 +353,7 @@ class IngestProcess:
             logger.debug("ingest messages ended: %s", type(error).__name__)
         finally:
             code = self._process.wait()
-            self._no_first()
+            self._no_more_early()
             if not self._result.done():
                 self._result.set_exception(
                     InputError(
@@ -364,17 +367,20 @@ class IngestProcess:
                 self._changed.notify_all()
             self._replies.put(None)  # a chunk being coded there is coded here instead
 
-    def _no_first(self) -> None:
-        if not self._first.done():
-            self._first.set_result(None)
+    def _no_more_early(self) -> None:
+        with self._changed:
+            self._ingesting = False
+            self._changed.notify_all()
 
-    def first_chunk(self) -> FirstChunk | None:
-        """Wait for the first chunk, or for the ingest to end without one; return it or None.
+    def early_chunk(self, index: int) -> EarlyChunk | None:
+        """Wait for early chunk ``index``, or for the ingest to end without it; return it or None.
 
-        None when the records fit in one chunk, when ingest failed (see :meth:`result`) or when
-        the process ended.
+        None when the records after the previous early chunk fit in one chunk, when ingest
+        failed (see :meth:`result`) or when the process ended.
         """
-        return self._first.result()
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._early) > index or not self._ingesting)
+            return self._early[index] if len(self._early) > index else None
 
     def result(self) -> PreparedBatch:
         """Wait for the ingest; return its prepared batch or raise its error.
@@ -584,23 +590,24 @@ def _process_of(work_dir: Path) -> IngestProcess | None:
         return _ADOPTED.get(work_dir) or _STARTED.get(work_dir)
 
 
-def first_chunk(request: IngestRequest) -> FirstChunk | None:
-    """Wait for the first chunk of the process ingesting ``request``, or for its ingest to end.
+def early_chunk(request: IngestRequest, index: int) -> EarlyChunk | None:
+    """Wait for early chunk ``index`` of the process ingesting ``request``, or for the ingest's end.
 
-    The first chunk is reported as soon as its records are written (and split into sentences, when
-    the request asks for it), when more records follow: store and code it, then wait for the
-    ingest (:func:`run_ingest`) and go on from its second span.
+    Each full chunk is reported as soon as its records are written (and split into sentences,
+    when the request asks for it), when more records follow: store and code chunks 0, 1... as
+    they come, then wait for the ingest (:func:`run_ingest`) and go on from the span after them.
 
     Returns
     -------
-    FirstChunk or None
+    EarlyChunk or None
         None at once when no process ingests ``request``; None when its ingest ended without
-        reporting one (one chunk only, or it failed: :func:`run_ingest` then says why).
+        reporting that chunk (the rest fitted in one chunk, or it failed: :func:`run_ingest`
+        then says why).
     """
     process = _process_of(request.work_dir)
     if process is None or process.request != request:
         return None
-    return process.first_chunk()
+    return process.early_chunk(index)
 
 
 def wait_for_sentences(work_dir: Path, index: int) -> bool:

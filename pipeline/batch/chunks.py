@@ -9,7 +9,7 @@ but offsets and paths travels through the orchestrator.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,7 @@ class Span:
 
 
 def plan_spans(
-    path: Path, size: int = DEFAULT_CHUNK_SIZE, *, after: Span | None = None
+    path: Path, size: int = DEFAULT_CHUNK_SIZE, *, after: Sequence[Span] = ()
 ) -> list[Span]:
     r"""Cut a JSON Lines file into spans of at most ``size`` non-blank lines, as even as possible.
 
@@ -60,9 +60,9 @@ def plan_spans(
         The records file (one JSON object a line).
     size : int, default=DEFAULT_CHUNK_SIZE
         Most lines per span.
-    after : Span, optional
-        A first span already cut (its records taken while the file was being written): it is
-        kept as span 0 and the rest of the file is cut after it.
+    after : sequence of Span, optional
+        The first spans, already cut (their records taken while the file was being written):
+        they are kept as spans 0, 1... and the rest of the file is cut after them.
 
     Returns
     -------
@@ -72,8 +72,8 @@ def plan_spans(
     Raises
     ------
     InputError
-        If ``size`` is not positive, or if ``after`` does not end on a line end of the file
-        after that many records.
+        If ``size`` is not positive, or if the last of ``after`` does not end on a line end of
+        the file after as many records as they hold.
 
     Examples
     --------
@@ -84,22 +84,22 @@ def plan_spans(
     [(0, 2), (1, 2), (2, 1)]
     >>> [(s.index, s.lines) for s in plan_spans(path, size=4)]
     [(0, 3), (1, 2)]
-    >>> first = plan_spans(path, size=1)[0]
+    >>> first = plan_spans(path, size=1)[:1]
     >>> [(s.index, s.lines) for s in plan_spans(path, size=3, after=first)]
     [(0, 1), (1, 2), (2, 2)]
     """
     if size < 1:
         raise InputError(f"chunk size {size} is not positive; use a few thousand")
-    spans: list[Span] = []
+    spans: list[Span] = list(after)
     start = 0
-    if after is not None:
-        if _count_lines(path, 0, after.stop) != after.lines:
+    if spans:
+        lines, stop = sum(span.lines for span in spans), spans[-1].stop
+        if _count_lines(path, 0, stop) != lines:
             raise InputError(
-                f"{path}: its first {after.lines} records do not end at byte {after.stop}; the "
-                "file changed during the run: run the batch again"
+                f"{path}: its first {lines} records do not end at byte {stop}; the file changed "
+                "during the run: run the batch again"
             )
-        spans.append(after)
-        start = after.stop
+        start = stop
     total = _count_lines(path, start)
     if not total:
         return spans

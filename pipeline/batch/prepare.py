@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SUGGESTER_FACTORY",
     "RECORDS_FILE",
-    "FirstChunk",
+    "EarlyChunk",
     "PreparedBatch",
     "default_work_dir",
     "discard_records",
@@ -41,7 +41,7 @@ __all__ = [
     "merge_quarantine",
     "prepare_batch",
     "split_ahead",
-    "split_first",
+    "split_early",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,27 +53,27 @@ DEFAULT_SUGGESTER_FACTORY = "pipeline.suggest:load_suggester"
 RECORDS_FILE = "records.jsonl"
 #: Quarantined rows, inside the work folder unless another path is given.
 QUARANTINE_FILE = "quarantine.jsonl"
-#: The first chunk's records, copied out while ingest goes on (:class:`FirstChunk`).
-FIRST_RECORDS_FILE = "records.first.jsonl"
-#: The first chunk's id conflicts, until the ingest's quarantine file is there to take them.
-FIRST_QUARANTINE_FILE = "quarantine.first.jsonl"
+#: An early chunk's records, copied out while ingest goes on (:class:`EarlyChunk`); by index.
+EARLY_RECORDS_FILE = "records.early-{}.jsonl"
+#: An early chunk's id conflicts, until the ingest's quarantine file is there to take them.
+EARLY_QUARANTINE_FILE = "quarantine.early-{}.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
-class FirstChunk:
-    """The first chunk of a batch, ready while ingest goes on with the rest of the exports.
+class EarlyChunk:
+    """A chunk of a batch, ready while ingest goes on with the rest of the exports.
 
-    Ingest writes its records file under another name and renames it at the end, so the first
-    chunk's records are copied to a file of their own as soon as they are written: the same lines,
-    so ``span`` is also the first span of the finished records file. A batch stores and codes
-    this chunk while the rest is still being redacted.
+    Ingest writes its records file under another name and renames it at the end, so each full
+    chunk's records are copied to a file of their own as soon as they are written, when more
+    records follow: the same lines as ``span`` of the finished records file. A batch stores and
+    codes these chunks while the rest is still being redacted.
 
     Attributes
     ----------
     records : Path
-        The first chunk's records (``records.first.jsonl`` in the work folder).
+        The chunk's records (``records.early-<index>.jsonl`` in the work folder).
     span : Span
-        The chunk: index 0, the whole of ``records``.
+        The chunk in the finished records file (its index is the chunk's).
     quarantine : Path
         Where storing the chunk writes records whose id is stored with other content, until
         :func:`merge_quarantine` adds them to the ingest's quarantine file (the batch empties it
@@ -84,36 +84,43 @@ class FirstChunk:
     span: Span
     quarantine: Path
 
+    @property
+    def own_span(self) -> Span:
+        """The chunk in its own file, :attr:`records` (all of it)."""
+        return Span(self.span.index, 0, self.span.stop - self.span.start, self.span.lines)
 
-class _FirstChunkWriter:
-    """Take the first ``size`` record lines as ingest writes them; report them once more follow.
+
+class _EarlyChunkWriter:
+    """Take record lines as ingest writes them; report each full chunk once more records follow.
 
     Reports only when more records follow, so a batch that fits in one chunk is left to go as
-    before (one chunk, once ingest is done).
+    before (one chunk, once ingest is done), and the last records are cut once ingest is done.
     """
 
-    def __init__(self, work_dir: Path, size: int, report: Callable[[FirstChunk], None]) -> None:
+    def __init__(self, work_dir: Path, size: int, report: Callable[[EarlyChunk], None]) -> None:
         self.work_dir = work_dir
         self.size = size
         self.report = report
-        self.chunk: FirstChunk | None = None
+        self.chunks: list[EarlyChunk] = []
         self._lines: list[str] = []
+        self._offset = 0  # where the next chunk starts in the records file
 
     def __call__(self, lines: list[str]) -> None:
-        if self.chunk is not None:
-            return
         self._lines += lines
-        if len(self._lines) <= self.size:
-            return
-        taken, self._lines = self._lines[: self.size], []
-        records = self.work_dir / FIRST_RECORDS_FILE
-        part = records.with_name(records.name + ".part")
-        with part.open("w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(taken)
-        os.replace(part, records)  # whole or not at all, for a reader of an earlier one
-        span = Span(0, 0, records.stat().st_size, len(taken))
-        self.chunk = FirstChunk(records, span, self.work_dir / FIRST_QUARANTINE_FILE)
-        self.report(self.chunk)
+        while len(self._lines) > self.size:
+            taken, self._lines = self._lines[: self.size], self._lines[self.size :]
+            index = len(self.chunks)
+            records = self.work_dir / EARLY_RECORDS_FILE.format(index)
+            part = records.with_name(records.name + ".part")
+            with part.open("w", encoding="utf-8", newline="\n") as handle:
+                handle.writelines(taken)
+            os.replace(part, records)  # whole or not at all, for a reader of an earlier one
+            stop = self._offset + records.stat().st_size
+            span = Span(index, self._offset, stop, len(taken))
+            self._offset = stop
+            quarantine = self.work_dir / EARLY_QUARANTINE_FILE.format(index)
+            self.chunks.append(EarlyChunk(records, span, quarantine))
+            self.report(self.chunks[-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +138,15 @@ class PreparedBatch:
     inputs : tuple of InputKey
         The input files' content hashes, taken before ingest read them (empty when not taken;
         see :meth:`pipeline.batch.ahead.IngestRequest.run`).
-    first : FirstChunk or None
-        The first chunk, when it was reported during ingest (it is also ``spans[0]``).
+    early : tuple of EarlyChunk
+        The chunks reported during ingest, in order (their spans are the first of ``spans``).
     """
 
     ingest: IngestSummary
     records: Path
     spans: tuple[Span, ...]
     inputs: tuple[InputKey, ...] = ()
-    first: FirstChunk | None = None
+    early: tuple[EarlyChunk, ...] = ()
 
 
 def default_work_dir(paths: Sequence[Path]) -> Path:
@@ -168,7 +175,7 @@ def prepare_batch(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     columns: Mapping[str, str] | None = None,
     redact: Redactor | None = None,
-    on_first_chunk: Callable[[FirstChunk], None] | None = None,
+    on_early_chunk: Callable[[EarlyChunk], None] | None = None,
 ) -> PreparedBatch:
     """Ingest exports (read, check, deduplicate, redact) into the work folder, and plan chunks.
 
@@ -186,10 +193,10 @@ def prepare_batch(
         Explicit target-to-column mapping (as ``nearmiss ingest --column``).
     redact : Redactor, optional
         The redactor; :func:`pipeline.redact.redact_texts` by default.
-    on_first_chunk : callable, optional
-        Called with the :class:`FirstChunk` as soon as its records are written, while ingest
-        goes on, when there is more than one chunk's worth of records; its span is then the first
-        of the returned spans and the rest are cut after it.
+    on_early_chunk : callable, optional
+        Called with an :class:`EarlyChunk` for each full chunk as soon as its records are
+        written, while ingest goes on, when more records follow; their spans are then the first
+        of the returned spans, and the records after them are cut once ingest is done.
 
     Returns
     -------
@@ -204,21 +211,24 @@ def prepare_batch(
     if chunk_size < 1:
         raise InputError(f"--chunk-size {chunk_size} is not positive; use a few thousand")
     records = work_dir / RECORDS_FILE
-    first = None
-    if on_first_chunk is not None:
-        first = _FirstChunkWriter(work_dir, chunk_size, on_first_chunk)
+    early = None
+    if on_early_chunk is not None:
+        for pattern in (EARLY_RECORDS_FILE, EARLY_QUARANTINE_FILE):  # an interrupted run's
+            for stale in work_dir.glob(pattern.format("*")):
+                stale.unlink(missing_ok=True)
+        early = _EarlyChunkWriter(work_dir, chunk_size, on_early_chunk)
     summary = ingest_files(
         paths,
         records,
         quarantine or work_dir / QUARANTINE_FILE,
         columns=columns,
         redact=redact,
-        on_records=first,
+        on_records=early,
     )
-    taken = first.chunk if first is not None else None
-    spans = tuple(plan_spans(records, chunk_size, after=taken.span if taken else None))
+    taken = tuple(early.chunks) if early is not None else ()
+    spans = tuple(plan_spans(records, chunk_size, after=[chunk.span for chunk in taken]))
     logger.info("batch: %d records in %d chunks of %d", summary.ingested, len(spans), chunk_size)
-    return PreparedBatch(summary, records, spans, first=taken)
+    return PreparedBatch(summary, records, spans, early=taken)
 
 
 def split_ahead(
@@ -231,9 +241,9 @@ def split_ahead(
     same function and cache (:func:`pipeline.suggest_cache.prepare_cached` with ``redact=False``),
     so that coding finds every narrative prepared. Run in the ingest process, it moves the
     sentence splitting off the process that codes, onto the second core; the cached values are
-    exactly those coding would compute, so the suggestions do not change. A first chunk reported
-    during ingest (:attr:`PreparedBatch.first`) is skipped: it was split before it was reported
-    (:func:`split_first`).
+    exactly those coding would compute, so the suggestions do not change. The chunks reported
+    during ingest (:attr:`PreparedBatch.early`) are skipped: each was split before it was
+    reported (:func:`split_early`).
 
     Parameters
     ----------
@@ -247,10 +257,10 @@ def split_ahead(
     Returns
     -------
     int
-        Records prepared (those already in the cache included; not those of the first chunk).
+        Records prepared (those already in the cache included; not those of early chunks).
     """
     started = time.perf_counter()
-    spans = prepared.spans[1:] if prepared.first is not None else prepared.spans
+    spans = prepared.spans[len(prepared.early) :]
     done = _split_spans(prepared.records, spans, cache_dir, on_chunk)
     logger.info(
         "batch: %d records split into sentences in %.1f s", done, time.perf_counter() - started
@@ -258,8 +268,8 @@ def split_ahead(
     return done
 
 
-def split_first(first: FirstChunk, cache_dir: Path) -> int:
-    """Split the first chunk's records into sentences, into the suggestion cache.
+def split_early(chunk: EarlyChunk, cache_dir: Path) -> int:
+    """Split an early chunk's records into sentences, into the suggestion cache.
 
     As :func:`split_ahead` does for the other chunks; the ingest process calls this before it
     reports the chunk, so that the process that codes it never loads spaCy to split it.
@@ -269,7 +279,7 @@ def split_first(first: FirstChunk, cache_dir: Path) -> int:
     int
         Records prepared.
     """
-    return _split_spans(first.records, (first.span,), cache_dir)
+    return _split_spans(chunk.records, (chunk.own_span,), cache_dir)
 
 
 def _split_spans(
@@ -291,26 +301,26 @@ def _split_spans(
     return done
 
 
-def merge_quarantine(first: FirstChunk, quarantine: Path) -> None:
-    """Append the first chunk's quarantined rows to the batch's quarantine file, once it exists.
+def merge_quarantine(chunk: EarlyChunk, quarantine: Path) -> None:
+    """Append an early chunk's quarantined rows to the batch's quarantine file, once it exists.
 
-    Ingest replaces its quarantine file when it finishes, so rows quarantined while storing the
-    first chunk wait in :attr:`FirstChunk.quarantine` until then.
+    Ingest replaces its quarantine file when it finishes, so rows quarantined while storing an
+    early chunk wait in :attr:`EarlyChunk.quarantine` until then.
     """
     try:
-        rows = first.quarantine.read_bytes()
+        rows = chunk.quarantine.read_bytes()
     except FileNotFoundError:
         return
     with quarantine.open("ab") as handle:
         handle.write(rows)
-    first.quarantine.unlink()
+    chunk.quarantine.unlink()
 
 
 def discard_records(prepared: PreparedBatch) -> None:
     """Delete a finished run's records files (their narratives are in the store now)."""
     files = [prepared.records]
-    if prepared.first is not None:
-        files += [prepared.first.records, prepared.first.quarantine]
+    for chunk in prepared.early:
+        files += [chunk.records, chunk.quarantine]
     for path in files:
         with suppress(FileNotFoundError):
             path.unlink()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from pipeline.batch import (
     RECORDS_FILE,
     BatchTally,
-    FirstChunk,
+    EarlyChunk,
     Span,
     code_stored,
     default_work_dir,
@@ -90,52 +90,70 @@ def test_a_changed_records_file_is_an_error_without_text(tmp_path: Path) -> None
     assert "Ann" not in str(caught.value)
 
 
-def test_spans_after_a_first_span_cut_the_rest_evenly(tmp_path: Path) -> None:
+def test_spans_after_the_first_spans_cut_the_rest_evenly(tmp_path: Path) -> None:
     records = make_records(11)
     path = _write_records(tmp_path / "records.jsonl", records, blank_every=3)
-    first = plan_spans(path, 4)[0]
+    first = plan_spans(path, 4)[:1]
     spans = plan_spans(path, 3, after=first)
-    assert spans[0] == first
+    assert spans[:1] == first
     assert [(s.index, s.lines) for s in spans] == [(0, 4), (1, 3), (2, 2), (3, 2)]
     read = [r for span in spans for r in read_span(path, span)]
     assert [r.id for r in read] == [r.id for r in records]
-    assert plan_spans(path, 3, after=plan_spans(path, 11)[0]) == plan_spans(path, 11)
+    assert plan_spans(path, 3, after=plan_spans(path, 11)) == plan_spans(path, 11)
+    two = plan_spans(path, 4)[:2]
+    assert [(s.index, s.lines) for s in plan_spans(path, 2, after=two)] == [
+        *((0, 4), (1, 4)),
+        *((2, 2), (3, 1)),
+    ]
 
 
-def test_a_first_span_the_file_does_not_start_with_is_an_error(tmp_path: Path) -> None:
+def test_first_spans_the_file_does_not_start_with_are_an_error(tmp_path: Path) -> None:
     path = _write_records(tmp_path / "records.jsonl", make_records(5))
-    first = plan_spans(path, 2)[0]
-    for wrong in (dataclasses.replace(first, lines=3), dataclasses.replace(first, stop=10)):
+    first, second = plan_spans(path, 2)[:2]
+    for wrong in (dataclasses.replace(second, lines=3), dataclasses.replace(second, stop=10)):
         with pytest.raises(InputError, match="changed during the run"):
-            plan_spans(path, 2, after=wrong)
+            plan_spans(path, 2, after=[first, wrong])
 
 
-def test_the_first_chunk_is_reported_once_while_ingest_goes_on(tmp_path: Path) -> None:
+def test_full_chunks_are_reported_while_ingest_goes_on(tmp_path: Path) -> None:
     export = write_export(tmp_path / "export.csv", 10, bad=1)
     work = tmp_path / "work"
-    reported: list[FirstChunk] = []
+    reported: list[EarlyChunk] = []
 
-    def report(chunk: FirstChunk) -> None:
+    def report(chunk: EarlyChunk) -> None:
         assert not (work / RECORDS_FILE).exists()  # ingest has not finished
         reported.append(chunk)
 
-    prepared = prepare_batch([export], work, chunk_size=4, on_first_chunk=report)
-    assert reported == [prepared.first] and prepared.spans[0] == reported[0].span
-    assert [span.lines for span in prepared.spans] == [4, 3, 3]
-    first = reported[0]
-    assert read_span(first.records, first.span) == read_span(prepared.records, prepared.spans[0])
+    prepared = prepare_batch([export], work, chunk_size=3, on_early_chunk=report)
+    assert tuple(reported) == prepared.early
+    assert [chunk.span for chunk in reported] == list(prepared.spans[:3])
+    assert [span.lines for span in prepared.spans] == [3, 3, 3, 1]  # the last once ingest ends
+    for chunk in reported:  # each chunk's own file holds its span of the records file
+        own = read_span(chunk.records, chunk.own_span)
+        assert own == read_span(prepared.records, chunk.span)
     discard_records(prepared)
     assert sorted(path.name for path in work.iterdir()) == ["quarantine.jsonl"]
     for size in (10, 11):  # one chunk: nothing to report
-        alone = prepare_batch([export], tmp_path / "alone", chunk_size=size, on_first_chunk=report)
-        assert alone.first is None and len(reported) == 1
+        alone = prepare_batch([export], tmp_path / "alone", chunk_size=size, on_early_chunk=report)
+        assert alone.early == () and len(reported) == 3
+    assert [s.lines for s in prepare_batch([export], work, chunk_size=4).spans] == [4, 3, 3]
 
 
-def test_the_first_chunks_quarantined_rows_join_the_quarantine_file(tmp_path: Path) -> None:
+def test_an_interrupted_runs_early_chunks_are_not_left_behind(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export.csv", 10)
+    work = tmp_path / "work"
+    prepare_batch([export], work, chunk_size=2, on_early_chunk=id)  # not discarded: "killed"
+    assert len(list(work.glob("records.early-*.jsonl"))) == 4
+    (work / "quarantine.early-3.jsonl").write_text("{}\n", "utf-8")
+    prepared = prepare_batch([export], work, chunk_size=5, on_early_chunk=id)
+    assert [chunk.records.name for chunk in prepared.early] == ["records.early-0.jsonl"]
+    assert sorted(path.name for path in work.glob("*.early-*")) == ["records.early-0.jsonl"]
+
+
+def test_an_early_chunks_quarantined_rows_join_the_quarantine_file(tmp_path: Path) -> None:
     export = write_export(tmp_path / "export.csv", 6, bad=1)
-    prepared = prepare_batch([export], tmp_path / "work", chunk_size=2, on_first_chunk=id)
-    first = prepared.first
-    assert first is not None
+    prepared = prepare_batch([export], tmp_path / "work", chunk_size=2, on_early_chunk=id)
+    first = prepared.early[0]
     quarantine = Path(prepared.ingest.quarantine)
     before = quarantine.read_text("utf-8")
     first.quarantine.write_text('{"reason": "id_conflict: x"}\n', "utf-8")

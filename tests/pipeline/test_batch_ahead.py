@@ -15,15 +15,15 @@ from pipeline.batch import (
     IngestRequest,
     PreparedBatch,
     cancel_ingest,
+    early_chunk,
     finish_ingest,
-    first_chunk,
     hash_inputs,
     read_span,
     run_ingest,
     start_ingest,
     wait_for_sentences,
 )
-from pipeline.batch.prepare import FIRST_RECORDS_FILE, RECORDS_FILE
+from pipeline.batch.prepare import RECORDS_FILE
 from pipeline.errors import InputError
 from tests.flows.conftest import write_export
 
@@ -132,8 +132,9 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
     export = write_export(tmp_path / "export.csv", 20, bad=2)
     request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=7, sentences=True)
     prepared = run_ingest(request, separate_process=True)  # returns before the sentences
-    # The first chunk was reported during ingest, split already, for the flow to code at once.
-    assert prepared.first is not None and prepared.first.span == prepared.spans[0]
+    # Full chunks were reported during ingest, split already, for the flow to code at once.
+    assert [chunk.span for chunk in prepared.early] == list(prepared.spans[:2])
+    assert [span.lines for span in prepared.spans] == [7, 7, 6]
     assert [wait_for_sentences(request.work_dir, span.index) for span in prepared.spans] == [
         True
     ] * len(prepared.spans)
@@ -152,37 +153,43 @@ def test_an_ingest_that_splits_sentences_leaves_coding_nothing_to_split(
     get_settings.cache_clear()
 
 
-def test_the_first_chunk_is_reported_before_the_ingest_ends(tmp_path: Path) -> None:
+def test_full_chunks_are_reported_before_the_ingest_ends(tmp_path: Path) -> None:
     export = write_export(tmp_path / "export.csv", 1500)
     request = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=500)
     start_ingest(request)
-    first = first_chunk(request)
+    first = early_chunk(request, 0)
     assert first is not None
     # The writer redacts 256 rows at a time: reported after 512, with about 1,000 rows to go.
     assert not request.work_dir.joinpath(RECORDS_FILE).exists()
     assert (first.span.index, first.span.start, first.span.lines) == (0, 0, 500)
+    second = early_chunk(request, 1)  # after 1,024 rows
+    assert second is not None
+    assert (second.span.index, second.span.start, second.span.lines) == (1, first.span.stop, 500)
+    assert early_chunk(request, 2) is None  # the last 500 follow no more: cut after ingest
     prepared = run_ingest(request)
-    assert prepared.first == first
+    assert prepared.early == (first, second)
     assert [span.lines for span in prepared.spans] == [500, 500, 500]
-    assert read_span(first.records, first.span) == read_span(prepared.records, prepared.spans[0])
+    for chunk in (first, second):
+        own = read_span(chunk.records, chunk.own_span)
+        assert own == read_span(prepared.records, prepared.spans[chunk.span.index])
 
 
-def test_no_first_chunk_when_the_records_fit_in_one(tmp_path: Path) -> None:
+def test_no_early_chunk_when_the_records_fit_in_one(tmp_path: Path) -> None:
     export = write_export(tmp_path / "export.csv", 7, bad=3)
     request = _request(tmp_path, export, "work")  # chunks of 7
     start_ingest(request)
-    assert first_chunk(request) is None  # waits for the ingest to end without one
+    assert early_chunk(request, 0) is None  # waits for the ingest to end without one
     prepared = run_ingest(request)
-    assert prepared.first is None and [span.lines for span in prepared.spans] == [7]
-    assert not request.work_dir.joinpath(FIRST_RECORDS_FILE).exists()
+    assert prepared.early == () and [span.lines for span in prepared.spans] == [7]
+    assert not list(request.work_dir.glob("records.early-*"))
 
 
-def test_no_first_chunk_without_a_process_for_the_request(tmp_path: Path) -> None:
+def test_no_early_chunk_without_a_process_for_the_request(tmp_path: Path) -> None:
     export = write_export(tmp_path / "export.csv", 20)
-    assert first_chunk(_request(tmp_path, export, "work")) is None
+    assert early_chunk(_request(tmp_path, export, "work"), 0) is None
     start_ingest(_request(tmp_path, export, "work"))
     other = IngestRequest.of([export], work_dir=tmp_path / "work", chunk_size=3)
-    assert first_chunk(other) is None  # the running process ingests another request
+    assert early_chunk(other, 0) is None  # the running process ingests another request
 
 
 def test_an_ingest_without_sentences_leaves_the_cache_alone(
@@ -213,7 +220,7 @@ def test_sentences_that_cannot_be_split_ahead_are_left_to_coding(
     with caplog.at_level(logging.WARNING, logger="pipeline.batch.ahead"):
         prepared = run_ingest(request, separate_process=True)
         assert prepared.ingest.ingested == 10 and len(prepared.spans) == 3
-        assert prepared.first is not None  # reported all the same, for coding to split
+        assert len(prepared.early) == 2  # reported all the same, for coding to split
         assert not wait_for_sentences(request.work_dir, 0)
         assert not wait_for_sentences(request.work_dir, 1)
         finish_ingest(request.work_dir)

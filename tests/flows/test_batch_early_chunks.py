@@ -1,4 +1,4 @@
-"""The first chunk is stored and coded while the ingest process redacts the rest."""
+"""Full chunks are stored and coded as the ingest process writes them, while it redacts the rest."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 import pipeline.batch
 from pipeline.batch import BatchSummary, PreparedBatch, Span
-from pipeline.batch.prepare import FIRST_QUARANTINE_FILE, FIRST_RECORDS_FILE, RECORDS_FILE
+from pipeline.batch.prepare import EARLY_RECORDS_FILE, RECORDS_FILE
 from pipeline.errors import InputError
 from tests.flows.conftest import run_flow, write_export
 
@@ -37,16 +37,16 @@ def stored_spans(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     return calls
 
 
-def test_the_first_chunk_comes_from_the_ingest_before_it_ends(
+def test_full_chunks_come_from_the_ingest_before_it_ends(
     store: str, tmp_path: Path, stored_spans: list[tuple[str, int]]
 ) -> None:
     export = write_export(tmp_path / "export.csv", 30, bad=2)
     summary = _run(export, store, work_dir=tmp_path / "work")
-    assert stored_spans == [
-        (FIRST_RECORDS_FILE, 0),  # read from its own file, before the records file is there
-        (RECORDS_FILE, 1),
-        (RECORDS_FILE, 2),
-        (RECORDS_FILE, 3),
+    assert stored_spans == [  # each read from its own file, before the records file is there
+        (EARLY_RECORDS_FILE.format(0), 0),
+        (EARLY_RECORDS_FILE.format(1), 1),
+        (EARLY_RECORDS_FILE.format(2), 2),
+        (RECORDS_FILE, 3),  # the last 6, once ingest is done
     ]
     assert (summary.read, summary.ingested, summary.quarantined, summary.chunks) == (32, 30, 2, 4)
     assert (summary.stored, summary.coded, summary.already_coded) == (30, 30, 0)
@@ -55,24 +55,28 @@ def test_the_first_chunk_comes_from_the_ingest_before_it_ends(
     assert left == ["quarantine.jsonl"]  # the records files are gone, the quarantine stays
 
 
-def test_a_first_chunk_stored_and_coded_before_is_counted_once(
+def test_early_chunks_stored_and_coded_before_are_counted_once(
     store: str, tmp_path: Path, stored_spans: list[tuple[str, int]]
 ) -> None:
     export = write_export(tmp_path / "export.csv", 30)
     _run(export, store, work_dir=tmp_path / "work", ingest_process=False)
     again = _run(export, store, work_dir=tmp_path / "work")
-    assert stored_spans[-4][0] == FIRST_RECORDS_FILE
+    assert [name for name, _ in stored_spans[-4:]] == [
+        *(EARLY_RECORDS_FILE.format(index) for index in range(3)),
+        RECORDS_FILE,
+    ]
     assert (again.ingested, again.stored, again.coded, again.already_coded) == (30, 0, 0, 30)
     assert again.reconciles
 
 
-def test_id_conflicts_in_the_first_chunk_reach_the_quarantine_file(
-    store: str, tmp_path: Path
+@pytest.mark.parametrize(("row", "record_id"), [(2, "GP-00001"), (12, "GP-00011")])
+def test_id_conflicts_in_early_chunks_reach_the_quarantine_file(
+    store: str, tmp_path: Path, row: int, record_id: str
 ) -> None:
     export = write_export(tmp_path / "export.csv", 20)
     _run(export, store, work_dir=tmp_path / "one", ingest_process=False)
     rows = list(csv.reader(export.open(encoding="utf-8", newline="")))
-    rows[2][3] = "Edited: the repeat prescription was checked twice before it was signed."
+    rows[row][3] = "Edited: the repeat prescription was checked twice before it was signed."
     edited = tmp_path / "edited.csv"
     with edited.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
@@ -81,19 +85,19 @@ def test_id_conflicts_in_the_first_chunk_reach_the_quarantine_file(
     assert summary.reconciles
     quarantined = Path(summary.quarantine).read_text("utf-8").splitlines()
     (line,) = [json.loads(text) for text in quarantined]
-    assert (line["record"]["id"], line["row"]) == ("GP-00001", 2)
+    assert (line["record"]["id"], line["row"]) == (record_id, row)
     assert line["reason"].startswith("id_conflict: ")
-    assert not (tmp_path / "two" / FIRST_QUARANTINE_FILE).exists()
+    assert sorted(path.name for path in (tmp_path / "two").iterdir()) == ["quarantine.jsonl"]
 
 
-def test_an_ingest_that_disowns_the_first_chunk_fails_the_run(
+def test_an_ingest_that_disowns_its_early_chunks_fails_the_run(
     store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As a retried ingest of exports that changed meanwhile would: never counted twice."""
     original = pipeline.batch.run_ingest
 
     def retried(*args: Any, **kwargs: Any) -> PreparedBatch:
-        return dataclasses.replace(original(*args, **kwargs), first=None)
+        return dataclasses.replace(original(*args, **kwargs), early=())
 
     monkeypatch.setattr(pipeline.batch, "run_ingest", retried)
     export = write_export(tmp_path / "export.csv", 20)
