@@ -89,6 +89,8 @@ def why_not_fork(known_threads: Collection[str]) -> str | None:
 class ForkedCoder:
     """A copy of this process that codes chunks, as the ingest process's coding loop does.
 
+    Made by :func:`fork_coder`, which first checks that this process may fork.
+
     Parameters
     ----------
     key : tuple of (str, Path, str)
