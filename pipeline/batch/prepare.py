@@ -214,7 +214,7 @@ def prepare_batch(
     early = None
     if on_early_chunk is not None:
         for pattern in (EARLY_RECORDS_FILE, EARLY_QUARANTINE_FILE):  # an interrupted run's
-            for stale in work_dir.glob(pattern.format("*")):
+            for stale in work_dir.glob(pattern.format("*") + "*"):  # .part files too
                 stale.unlink(missing_ok=True)
         early = _EarlyChunkWriter(work_dir, chunk_size, on_early_chunk)
     summary = ingest_files(

@@ -145,6 +145,7 @@ def test_an_interrupted_runs_early_chunks_are_not_left_behind(tmp_path: Path) ->
     prepare_batch([export], work, chunk_size=2, on_early_chunk=id)  # not discarded: "killed"
     assert len(list(work.glob("records.early-*.jsonl"))) == 4
     (work / "quarantine.early-3.jsonl").write_text("{}\n", "utf-8")
+    (work / "records.early-4.jsonl.part").write_text("{}\n", "utf-8")  # killed mid-write
     prepared = prepare_batch([export], work, chunk_size=5, on_early_chunk=id)
     assert [chunk.records.name for chunk in prepared.early] == ["records.early-0.jsonl"]
     assert sorted(path.name for path in work.glob("*.early-*")) == ["records.early-0.jsonl"]
