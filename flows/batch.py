@@ -282,15 +282,23 @@ def code_batch(
         pending.append((runner.submit(code, parameters), len(stored.ids)))
 
     def count(done: batch.StoredChunk | tuple[batch.CodedChunk, int]) -> None:
-        if tally is None:
-            waiting.append(done)
-        elif isinstance(done, batch.StoredChunk):
-            tally.add_stored(done)
-            if not done.uncoded:
+        if isinstance(done, batch.StoredChunk):
+            if not done.uncoded:  # nothing to code: done now
                 progress.advance(len(done.ids))
         else:
-            tally.add_coded(done[0])
             progress.advance(done[1])
+        if tally is None:
+            waiting.append(done)
+        else:
+            add_to(tally, done)
+
+    def add_to(
+        tally: batch.BatchTally, done: batch.StoredChunk | tuple[batch.CodedChunk, int]
+    ) -> None:
+        if isinstance(done, batch.StoredChunk):
+            tally.add_stored(done)
+        else:
+            tally.add_coded(done[0])
 
     def finish_oldest() -> None:
         future, size = pending.popleft()
@@ -308,6 +316,8 @@ def code_batch(
         try:
             early: list[batch.EarlyChunk] = []  # stored and coded before the ingest ended
             chunk = first
+            if chunk is not None:
+                progress.start(None)  # the total comes with the ingest's summary
             while chunk is not None:
                 chunk.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
                 while len(pending) >= limit:
@@ -338,7 +348,7 @@ def code_batch(
             tally = batch.BatchTally(summary)
             progress.start(summary.ingested)
             for done in waiting:
-                count(done)
+                add_to(tally, done)
             for span in prepared.spans[len(early) :]:
                 while len(pending) >= limit:
                     finish_oldest()

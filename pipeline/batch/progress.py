@@ -22,8 +22,12 @@ __all__ = ["NullProgress", "ProgressBar", "ProgressReporter", "current_progress"
 class ProgressReporter(Protocol):
     """Receives a batch's progress in narratives."""
 
-    def start(self, total: int) -> None:
-        """Begin, with the number of narratives to get through."""
+    def start(self, total: int | None) -> None:
+        """Begin, with the number of narratives to get through; or give it once known.
+
+        ``None``: not known yet (chunks are coded while the ingest goes on); a later call gives
+        it, and what was done meanwhile stays counted.
+        """
         ...
 
     def advance(self, count: int) -> None:
@@ -38,7 +42,7 @@ class ProgressReporter(Protocol):
 class NullProgress:
     """Ignore progress (the default)."""
 
-    def start(self, total: int) -> None:
+    def start(self, total: int | None) -> None:
         """Do nothing."""
 
     def advance(self, count: int) -> None:
@@ -55,8 +59,11 @@ class ProgressBar:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
-    def start(self, total: int) -> None:
-        """Show the bar."""
+    def start(self, total: int | None) -> None:
+        """Show the bar, or set its total (``None``: not known yet, the bar pulses)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)
+            return
         from rich.console import Console
         from rich.progress import (
             BarColumn,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import pipeline.batch
-from pipeline.batch import BatchSummary, PreparedBatch, Span
+from pipeline.batch import BatchSummary, NullProgress, PreparedBatch, Span, reporting
 from pipeline.batch.prepare import EARLY_RECORDS_FILE, RECORDS_FILE
 from pipeline.errors import InputError
 from tests.flows.conftest import run_flow, write_export
@@ -53,6 +53,27 @@ def test_full_chunks_come_from_the_ingest_before_it_ends(
     assert summary.reconciles
     left = sorted(path.name for path in (tmp_path / "work").iterdir())
     assert left == ["quarantine.jsonl"]  # the records files are gone, the quarantine stays
+
+
+def test_the_progress_bar_counts_from_the_first_chunk_and_gets_its_total_from_the_ingest(
+    store: str, tmp_path: Path
+) -> None:
+    seen: list[tuple[str, int | None]] = []
+
+    class Recorder(NullProgress):
+        def start(self, total: int | None) -> None:
+            seen.append(("start", total))
+
+        def advance(self, count: int) -> None:
+            seen.append(("advance", count))
+
+    export = write_export(tmp_path / "export.csv", 30, bad=2)
+    with reporting(Recorder()):
+        summary = _run(export, store, work_dir=tmp_path / "work")
+    assert summary.coded == 30
+    assert [event for event in seen if event[0] == "start"] == [("start", None), ("start", 30)]
+    assert seen[0] == ("start", None)  # before any chunk was counted
+    assert sum(count or 0 for kind, count in seen if kind == "advance") == 30
 
 
 def test_early_chunks_stored_and_coded_before_are_counted_once(
