@@ -317,9 +317,9 @@ def code_batch(
             early: list[batch.EarlyChunk] = []  # stored and coded before the ingest ended
             chunk = first
             if chunk is not None:
+                batch.clear_early_quarantine(request.work_dir)  # an earlier run's, never merged
                 progress.start(None)  # the total comes with the ingest's summary
             while chunk is not None:
-                chunk.quarantine.unlink(missing_ok=True)  # an earlier run's, never merged
                 while len(pending) >= limit:
                     finish_oldest()
                 stored = store(chunk.records, chunk.own_span, url, bundle.name, chunk.quarantine)

@@ -2,14 +2,14 @@
 
 Coding uses both cores: chunks are coded in the command's process and in one other. That other
 was the ingest process, which, once it has ingested, imports scikit-learn and loads the bundle
-again: about 3 s of CPU on two cores, a core's worth of a 5,000-narrative batch's time.
+again (measured, a 5,000-narrative batch used about 1.5 s less CPU without that).
 A :class:`ForkedCoder` is instead a copy of the command's process made with :func:`os.fork`
 after it loaded the suggester and before Prefect runs anything: it starts with the model in
 memory (shared with the command's process until either writes to it) and codes chunks the flow
 hands it, as the ingest process would.
 
 A fork copies one thread and every lock, file and connection as they stand, so it is made only
-when that is safe (:func:`can_fork`): on Linux, with no thread running but the main one and the
+when that is safe (:func:`why_not_fork`): on Linux, with no thread running but the main one and the
 known threads of :mod:`pipeline` that hold nothing the copy uses, and with no database connection
 open (the store's pools and the caches' connections are closed just before: SQLite forbids using
 a connection across a fork, and an open one would leave the copy with a stale view of its file

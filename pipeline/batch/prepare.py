@@ -35,6 +35,7 @@ __all__ = [
     "RECORDS_FILE",
     "EarlyChunk",
     "PreparedBatch",
+    "clear_early_quarantine",
     "default_work_dir",
     "discard_records",
     "distributed_notice",
@@ -213,9 +214,8 @@ def prepare_batch(
     records = work_dir / RECORDS_FILE
     early = None
     if on_early_chunk is not None:
-        for pattern in (EARLY_RECORDS_FILE, EARLY_QUARANTINE_FILE):  # an interrupted run's
-            for stale in work_dir.glob(pattern.format("*") + "*"):  # .part files too
-                stale.unlink(missing_ok=True)
+        for stale in work_dir.glob(EARLY_RECORDS_FILE.format("*") + "*"):  # .part files too
+            stale.unlink(missing_ok=True)  # an interrupted run's
         early = _EarlyChunkWriter(work_dir, chunk_size, on_early_chunk)
     summary = ingest_files(
         paths,
@@ -299,6 +299,17 @@ def _split_spans(
         if on_chunk is not None:
             on_chunk(span.index)
     return done
+
+
+def clear_early_quarantine(work_dir: Path) -> None:
+    """Delete the early chunks' id conflicts an interrupted run left unmerged in ``work_dir``.
+
+    Call before a run stores its first early chunk: from then on these files are the run's own
+    until :func:`merge_quarantine` moves them, which is why the ingest (retried within a run, it
+    may be) leaves them alone.
+    """
+    for stale in work_dir.glob(EARLY_QUARANTINE_FILE.format("*")):
+        stale.unlink(missing_ok=True)
 
 
 def merge_quarantine(chunk: EarlyChunk, quarantine: Path) -> None:
